@@ -1,0 +1,47 @@
+"""mozaik_arrow: a columnar, crash-safe, lazy store for mozaik / PyNN simulation output.
+
+Open a store with :func:`open` (or mozaik's ``ArrowDataStore(load, parameters)``), add
+recordings as neo Segments, and read them back as lazy :class:`MozaikSegment` objects or as
+polars LazyFrames (``store.spikes()``, ``store.signals()``, ``store.segments_frame()``).
+"""
+
+from . import parametrized
+from ._version import __version__
+from .errors import (
+    CorruptFileError,
+    DuplicateError,
+    FormatVersionError,
+    MissingFileError,
+    MozaikArrowError,
+    NotAStoreError,
+    ReadOnlyError,
+    StoreExistsError,
+    ValidationError,
+)
+from .parametrized import MozaikParametrized
+from .schema import FORMAT_VERSION
+from .segment import MozaikSegment
+from .store import ArrowDataStore, DataStore, Hdf5DataStore, open
+from .view import DataStoreView
+
+__all__ = [
+    "__version__",
+    "FORMAT_VERSION",
+    "ArrowDataStore",
+    "DataStore",
+    "DataStoreView",
+    "Hdf5DataStore",
+    "MozaikParametrized",
+    "MozaikSegment",
+    "open",
+    "parametrized",
+    "CorruptFileError",
+    "DuplicateError",
+    "FormatVersionError",
+    "MissingFileError",
+    "MozaikArrowError",
+    "NotAStoreError",
+    "ReadOnlyError",
+    "StoreExistsError",
+    "ValidationError",
+]

@@ -1,0 +1,504 @@
+"""The commit protocol: the only module that creates, renames or deletes files in a store.
+
+A store's truth is its log, ``_log/<version:020d>.json``: one JSON record per commit naming
+the files it added (and removed) and carrying the small metadata rows (segments, stimuli,
+sensory stimuli) it added. A file no record names does not exist for the API.
+
+Writing one commit (:meth:`Transaction.commit`):
+
+1. Outside any lock, each data file is encoded into the writer's private staging directory
+   ``_staging/<writer>/<uuid>.tmp`` — a name no ``*.parquet`` glob matches — and fsynced.
+2. Under the store lock (``flock`` on ``_lock``) the writer reads log records it has not seen
+   yet, and validates its change against that state (uniqueness of recordings, ...). A
+   refused change deletes its staged files: no glob ever saw them.
+3. It writes an *intent* (the final paths) into its staging directory, renames each staged
+   file into place (``os.rename`` is atomic), and fsyncs every directory involved.
+4. It writes the log record into staging, fsyncs it, and publishes it with ``link`` to the
+   next version number: put-if-absent, and the record appears whole or not at all. The
+   commit is durable when the ``_log`` directory is fsynced, before the call returns.
+
+A crash can leave (a) staged temp files, invisible to globs, or (b) data files renamed into
+place whose record was never written (between steps 3 and 4), visible to a glob but not to
+the API. Each writer holds an ``flock`` on ``_staging/<writer>/.alive`` for its lifetime, so
+a later writable open (:meth:`Log.recover`, under the store lock) knows which writers are
+gone and removes their leftovers using their intents — never files of a live writer.
+Read-only opens never write or clean anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import schema
+from .errors import (
+    CorruptFileError,
+    FormatVersionError,
+    NotAStoreError,
+    ReadOnlyError,
+    StoreExistsError,
+)
+from .filesystem import LocalFileSystem
+
+__all__ = ["Log", "Snapshot", "Transaction", "Changes", "LOG_DIR", "STAGING_DIR", "LOCK_FILE"]
+
+LOG_DIR = "_log"
+STAGING_DIR = "_staging"
+LOCK_FILE = "_lock"
+_ALIVE = ".alive"
+_ROW_TABLES = ("segments", "stimuli", "sensory")
+
+CRASH_ENV = "MOZAIK_ARROW_CRASH_AT"
+"""Fault injection for tests: the commit step at which the process kills itself (SIGKILL)."""
+
+
+def _crash_point(step: str) -> None:
+    if os.environ.get(CRASH_ENV) == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _log_name(version: int) -> str:
+    return f"{LOG_DIR}/{version:020d}.json"
+
+
+class _Index:
+    """Identity keys of committed rows, shared by the snapshots of one log lineage.
+
+    Each key remembers the version that added it, so an older snapshot sharing the index
+    still answers as of its own version. Lookups are O(1); extending is O(rows added).
+    """
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.keys: dict[tuple[str, Any], tuple[int, Any]] = {}
+
+    def add(self, version: int, rows: dict[str, list[dict[str, Any]]]) -> None:
+        for table, key_of in _KEYS.items():
+            for row in rows.get(table, ()):
+                self.keys.setdefault((table, key_of(row)), (version, row))
+        self.version = version
+
+    def copy_upto(self, version: int) -> _Index:
+        new = _Index()
+        new.keys = {k: v for k, v in self.keys.items() if v[0] <= version}
+        new.version = version
+        return new
+
+
+# What makes a row unique, per metadata table.
+_KEYS = {
+    "segments": lambda r: (r["sheet_name"], r["stimulus"], bool(r["null"])),
+    "stimuli": lambda r: r["stimulus"],
+    "sensory": lambda r: r["stimulus"],
+}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The committed state of a store at one log version (an immutable value).
+
+    Rows are kept as the per-commit chunks the log holds; frames are built on demand.
+    """
+
+    version: int = 0
+    files: frozenset[str] = frozenset()
+    chunks: dict[str, tuple[tuple[dict[str, Any], ...], ...]] = field(
+        default_factory=lambda: {t: () for t in _ROW_TABLES}
+    )
+    neurons_file: str | None = None
+    index: _Index = field(default_factory=_Index, compare=False, repr=False)
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        return [r for chunk in self.chunks[table] for r in chunk]
+
+    def lookup(self, table: str, key: Any) -> dict[str, Any] | None:
+        """The committed row of ``table`` with identity ``key`` (see ``_KEYS``), if any."""
+        hit = self.index.keys.get((table, key))
+        return hit[1] if hit is not None and hit[0] <= self.version else None
+
+    def frame(self, table: str) -> pl.DataFrame:
+        """The metadata table as a polars DataFrame in commit order (cached per snapshot)."""
+        cache = self.__dict__.setdefault("_frames", {})
+        if table not in cache:
+            arrow_schema = schema.TABLES[table] if table != "sensory" else _SENSORY_INDEX
+            empty = pl.from_arrow(schema.strip_field_docs(arrow_schema).empty_table())
+            rows = self.rows(table)
+            cache[table] = (
+                pl.DataFrame(rows, schema=empty.schema, orient="row") if rows else empty
+            )
+        return cache[table]
+
+    def apply(self, record: dict[str, Any]) -> Snapshot:
+        """The snapshot after one more log record."""
+        files = set(self.files)
+        files.update(f["path"] for f in record.get("files", ()))
+        files.difference_update(record.get("removed", ()))
+        chunks = dict(self.chunks)
+        for table, rows in record.get("rows", {}).items():
+            if rows:
+                chunks[table] = chunks.get(table, ()) + (tuple(rows),)
+        neurons = record.get("neurons_file", self.neurons_file)
+        index = self.index if self.index.version == self.version else self.index.copy_upto(self.version)
+        index.add(record["version"], record.get("rows", {}))
+        return Snapshot(record["version"], frozenset(files), chunks, neurons, index)
+
+
+# The in-memory index of sensory stimuli: which file holds which stimulus.
+_SENSORY_INDEX = pa.schema(
+    [
+        pa.field("stimulus", pa.string(), nullable=False),
+        pa.field("stimulus_string", pa.string(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("version", pa.int64(), nullable=False),
+    ]
+)
+
+
+@dataclass
+class Changes:
+    """What a commit adds besides its staged data files, decided under the store lock."""
+
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    metadata_tables: dict[str, pa.Table] = field(default_factory=dict)
+    neurons_file: str | None = None
+
+
+class Log:
+    """Reads and extends a store's commit log.
+
+    Parameters
+    ----------
+    fs : LocalFileSystem
+        The store's filesystem.
+    writable : bool
+        Whether this process may write. Read-only logs never create, change or remove files.
+    """
+
+    def __init__(self, fs: LocalFileSystem, writable: bool) -> None:
+        self.fs = fs
+        self.writable = writable
+        self._snapshot = Snapshot()
+        self._writer: str | None = None
+        self._alive_fd: int | None = None
+
+    # -- reading -------------------------------------------------------------------------
+    def snapshot(self, refresh: bool = True) -> Snapshot:
+        """The latest committed state (reading only log records not seen yet)."""
+        if refresh:
+            self._snapshot = self._read_after(self._snapshot)
+        return self._snapshot
+
+    def _read_after(self, snap: Snapshot) -> Snapshot:
+        version = snap.version + 1
+        while True:
+            name = _log_name(version)
+            try:
+                raw = self.fs.read_bytes(name)
+            except FileNotFoundError:
+                return snap
+            try:
+                record = json.loads(raw)
+            except ValueError as e:
+                raise CorruptFileError(self.fs.full(name), f"unreadable commit record: {e}") from None
+            if record.get("version") != version:
+                raise CorruptFileError(self.fs.full(name), "commit record has the wrong version")
+            snap = snap.apply(record)
+            version += 1
+
+    # -- writing -------------------------------------------------------------------------
+    def _require_writable(self) -> None:
+        if not self.writable:
+            raise ReadOnlyError(f"store {self.fs.root} is open read-only")
+
+    def writer_dir(self) -> str:
+        """This process's staging directory, registered (and locked) on first use."""
+        self._require_writable()
+        if self._writer is None or self._writer_pid != os.getpid():
+            wid = uuid.uuid4().hex
+            rel = f"{STAGING_DIR}/{wid}"
+            # Registration happens under the store lock so that recovery never sees a
+            # staging directory whose owner has not yet locked it.
+            with self.fs.lock(LOCK_FILE):
+                self.fs.makedirs_durable(rel)
+                self._alive_fd = self.fs.hold_lock(f"{rel}/{_ALIVE}")
+            self._writer = wid
+            self._writer_pid = os.getpid()
+        return f"{STAGING_DIR}/{self._writer}"
+
+    def transaction(self, operation: str) -> Transaction:
+        """Start a commit; stage files on it, then :meth:`Transaction.commit`."""
+        self._require_writable()
+        return Transaction(self, operation)
+
+    def recover(self) -> list[str]:
+        """Remove leftovers of crashed writers; returns what was removed (store lock held)."""
+        self._require_writable()
+        removed: list[str] = []
+        with self.fs.lock(LOCK_FILE):
+            snap = self.snapshot()
+            for wid in self.fs.listdir(STAGING_DIR):
+                rel = f"{STAGING_DIR}/{wid}"
+                if wid == self._writer or not self.fs.is_dir(rel):
+                    continue
+                fd = self.fs.try_lock(f"{rel}/{_ALIVE}")
+                if fd is None and self.fs.exists(f"{rel}/{_ALIVE}"):
+                    continue  # a live writer
+                try:
+                    for name in self.fs.listdir(rel):
+                        if not name.startswith("intent-"):
+                            continue
+                        try:
+                            intent = json.loads(self.fs.read_bytes(f"{rel}/{name}"))
+                        except ValueError:
+                            continue  # torn intent: its renames never started
+                        for path in intent["paths"]:
+                            if path not in snap.files and self.fs.remove(path):
+                                self.fs.fsync_dir(os.path.dirname(path))
+                                removed.append(path)
+                    self.fs.rmtree(rel)
+                    removed.append(rel)
+                finally:
+                    if fd is not None:
+                        self.fs.release_lock(fd)
+            if removed:
+                self.fs.fsync_dir(STAGING_DIR)
+        return removed
+
+    def close(self) -> None:
+        """Drop this writer's staging directory (nothing in it is committed)."""
+        if self._writer is not None and getattr(self, "_writer_pid", None) == os.getpid():
+            self.fs.rmtree(f"{STAGING_DIR}/{self._writer}")
+            if self._alive_fd is not None:
+                self.fs.release_lock(self._alive_fd)
+        self._writer = None
+        self._alive_fd = None
+
+
+@dataclass
+class _Staged:
+    table: str
+    tmp: str
+    path: str
+    rows: int
+
+
+class Transaction:
+    """One commit being prepared: staged files plus rows decided under the lock."""
+
+    def __init__(self, log: Log, operation: str) -> None:
+        self.log = log
+        self.fs = log.fs
+        self.operation = operation
+        self.txid = uuid.uuid4().hex
+        self.staging = log.writer_dir()
+        self.staged: list[_Staged] = []
+        self.done = False
+
+    def stage(
+        self,
+        table_name: str,
+        table: pa.Table,
+        path: str,
+        *,
+        group_sizes: Iterable[int] | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> str:
+        """Encode ``table`` to a staged temp file that will become ``path`` on commit.
+
+        ``group_sizes`` gives the row-group sizes in order (default: the table's policy);
+        ``metadata`` adds key/value pairs to the Parquet footer.
+        """
+        tmp = f"{self.staging}/{uuid.uuid4().hex}.tmp"
+        out_schema = schema.strip_field_docs(schema.TABLES[table_name])
+        if metadata:
+            merged = dict(out_schema.metadata or {})
+            merged.update({k.encode(): v.encode() for k, v in metadata.items()})
+            out_schema = out_schema.with_metadata(merged)
+        table = table.cast(out_schema) if table.schema != out_schema else table
+        sizes = list(group_sizes) if group_sizes is not None else [schema.METADATA_ROWS_PER_GROUP]
+        try:
+            with pq.ParquetWriter(
+                self.fs.full(tmp), out_schema, **schema.writer_options(table_name)
+            ) as writer:
+                if group_sizes is None:
+                    writer.write_table(table, row_group_size=sizes[0])
+                else:
+                    start = 0
+                    for n in sizes:
+                        writer.write_table(table.slice(start, n), row_group_size=n)
+                        start += n
+            self.fs.fsync_file(tmp)
+        except BaseException:
+            self.fs.remove(tmp)
+            raise
+        self.staged.append(_Staged(table_name, tmp, path, table.num_rows))
+        return path
+
+    def abort(self) -> None:
+        """Forget the transaction and delete its staged files (none was ever visible)."""
+        for s in self.staged:
+            self.fs.remove(s.tmp)
+        self.staged.clear()
+        self.done = True
+
+    def commit(self, build: Callable[[Snapshot], Changes]) -> Snapshot:
+        """Validate against the latest state and publish; returns the new snapshot.
+
+        ``build`` runs under the store lock with the latest snapshot and returns the rows
+        (and small metadata tables) to add, or raises to refuse the change — in which case
+        every staged file is deleted and the store is unchanged.
+        """
+        if self.done:
+            raise RuntimeError("transaction already finished")
+        _crash_point("staged")
+        log = self.log
+        try:
+            with self.fs.lock(LOCK_FILE):
+                snap = log.snapshot()
+                changes = build(snap)
+                for name, tbl in changes.metadata_tables.items():
+                    self.stage(name, tbl, f"{name}/{uuid.uuid4().hex}.parquet")
+                _crash_point("locked")
+                record = self._publish(snap, changes)
+                log._snapshot = snap.apply(record)
+        except BaseException:
+            self.abort()
+            raise
+        self.done = True
+        _crash_point("done")
+        return log._snapshot
+
+    def _publish(self, snap: Snapshot, changes: Changes) -> dict[str, Any]:
+        fs = self.fs
+        paths = [s.path for s in self.staged]
+        intent = f"{self.staging}/intent-{self.txid}.json"
+        fs.write_bytes_durable(intent, json.dumps({"txid": self.txid, "paths": paths}).encode())
+        fs.fsync_dir(self.staging)
+        _crash_point("intent")
+        dirs: set[str] = set()
+        files = []
+        renamed: list[str] = []
+        try:
+            for s in self.staged:
+                d = os.path.dirname(s.path)
+                if d not in dirs:
+                    fs.makedirs_durable(d)
+                    dirs.add(d)
+                fs.rename(s.tmp, s.path)
+                renamed.append(s.path)
+                files.append(
+                    {"table": s.table, "path": s.path, "rows": s.rows, "bytes": fs.size(s.path)}
+                )
+                _crash_point("renamed-one")
+            for d in dirs:
+                fs.fsync_dir(d)
+            fs.fsync_dir(self.staging)
+            _crash_point("renamed")
+            record = self._write_record(snap, changes, files)
+        except BaseException:
+            # Not committed: take back what a glob could already see.
+            for path in renamed:
+                fs.remove(path)
+            raise
+        # Linked: the commit exists. Nothing below may take its files back.
+        fs.fsync_dir(LOG_DIR)
+        _crash_point("logged")
+        fs.remove(f"{self.staging}/log-{self.txid}.tmp")
+        fs.remove(intent)
+        # Files replaced by this commit are deleted once it is durable.
+        for path in record["removed"]:
+            fs.remove(path)
+        return record
+
+    def _write_record(
+        self, snap: Snapshot, changes: Changes, files: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        fs = self.fs
+        removed = []
+        if changes.neurons_file is not None and snap.neurons_file is not None:
+            removed.append(snap.neurons_file)
+        record = {
+            "version": snap.version + 1,
+            "format_version": schema.FORMAT_VERSION,
+            "txid": self.txid,
+            "operation": self.operation,
+            "time": time.time(),
+            "files": files,
+            "removed": removed,
+            "rows": changes.rows,
+        }
+        if changes.neurons_file is not None:
+            record["neurons_file"] = changes.neurons_file
+        tmp = f"{self.staging}/log-{self.txid}.tmp"
+        fs.write_bytes_durable(tmp, json.dumps(record, allow_nan=True).encode())
+        if not fs.link_exclusive(tmp, _log_name(record["version"])):
+            # Only possible if a writer ignored the lock (e.g. a filesystem without flock).
+            raise RuntimeError(
+                f"commit {record['version']} of {fs.root} was taken by another writer; "
+                "the store's filesystem does not honour flock"
+            )
+        return record
+
+
+def read_format(fs: LocalFileSystem) -> dict[str, Any]:
+    """Read and check the store's format file; raise if this is not a (readable) store."""
+    if not fs.is_dir():
+        what = "does not exist" if not fs.exists("") else "is not a directory"
+        raise NotAStoreError(f"{fs.root} is not a mozaik_arrow store: the path {what}")
+    try:
+        raw = fs.read_bytes(schema.FORMAT_FILE)
+    except FileNotFoundError:
+        raise NotAStoreError(
+            f"{fs.root} is not a mozaik_arrow store (no {schema.FORMAT_FILE})"
+        ) from None
+    try:
+        info = json.loads(raw)
+        version = int(info["format_version"])
+    except (ValueError, KeyError, TypeError):
+        raise CorruptFileError(fs.full(schema.FORMAT_FILE), "unreadable format file") from None
+    if version > schema.FORMAT_VERSION:
+        raise FormatVersionError(
+            f"{fs.root} was written in mozaik_arrow format version {version}; this version "
+            f"of mozaik_arrow reads formats up to {schema.FORMAT_VERSION}: upgrade mozaik_arrow"
+        )
+    return info
+
+
+def create_store(fs: LocalFileSystem, library_version: str) -> None:
+    """Lay out a new, empty store in a missing or empty directory.
+
+    The format file is published last (by link), so a crash during creation leaves a
+    directory that is not yet a store, never a half store.
+    """
+    os.makedirs(fs.root, exist_ok=True)
+    for d in (LOG_DIR, STAGING_DIR):
+        fs.makedirs_durable(d)
+    tmp = f"{STAGING_DIR}/format-{uuid.uuid4().hex}.tmp"
+    info = {
+        "format": "mozaik_arrow",
+        "format_version": schema.FORMAT_VERSION,
+        "created": time.time(),
+        "created_by": f"mozaik_arrow {library_version}",
+    }
+    fs.write_bytes_durable(tmp, (json.dumps(info, indent=2) + "\n").encode())
+    if not fs.link_exclusive(tmp, schema.FORMAT_FILE):
+        fs.remove(tmp)
+        raise StoreExistsError(f"{fs.root} already holds a mozaik_arrow store")
+    fs.remove(tmp)
+    fs.fsync_dir("")
+    parent = os.path.dirname(fs.root)
+    fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,180 @@
+"""The filesystem face of a store: every byte the store reads or writes goes through here.
+
+A :class:`StoreFileSystem` is rooted at the store directory and speaks in paths relative to
+it (``"spikes/sheet=V1/stimulus=s.../x.parquet"``). It offers the few primitives the commit
+protocol needs — durable writes, durable renames, create-if-absent, directory fsyncs and an
+exclusive lock — plus plain reads. Only :mod:`mozaik_arrow.commit` calls the mutating ones.
+
+Today one implementation exists, :class:`LocalFileSystem` (POSIX disks, including network
+filesystems that honour ``link``/``flock``); object storage will be a second class with the
+same face (put-if-absent instead of link, no rename).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["LocalFileSystem", "StoreFileSystem"]
+
+
+class StoreFileSystem:
+    """Interface of a store's filesystem (see :class:`LocalFileSystem`)."""
+
+    root: str
+
+
+class LocalFileSystem(StoreFileSystem):
+    """A store on a local (or POSIX network) filesystem.
+
+    Parameters
+    ----------
+    root : str or Path
+        The store directory.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = os.path.abspath(os.fspath(root))
+
+    # -- paths ---------------------------------------------------------------------------
+    def full(self, rel: str) -> str:
+        """Absolute path of ``rel``; refuses anything that would leave the store."""
+        path = os.path.normpath(os.path.join(self.root, rel))
+        if path != self.root and not path.startswith(self.root + os.sep):
+            raise ValueError(f"path {rel!r} leaves the store {self.root}")
+        return path
+
+    # -- reads ---------------------------------------------------------------------------
+    def exists(self, rel: str) -> bool:
+        return os.path.exists(self.full(rel))
+
+    def is_dir(self, rel: str = "") -> bool:
+        return os.path.isdir(self.full(rel))
+
+    def listdir(self, rel: str = "") -> list[str]:
+        try:
+            return os.listdir(self.full(rel))
+        except FileNotFoundError:
+            return []
+
+    def read_bytes(self, rel: str) -> bytes:
+        with open(self.full(rel), "rb") as f:
+            return f.read()
+
+    def size(self, rel: str) -> int:
+        return os.stat(self.full(rel)).st_size
+
+    # -- durable writes (commit module only) ---------------------------------------------
+    def fsync_dir(self, rel: str = "") -> None:
+        """fsync a directory so that entries created or renamed in it survive a crash."""
+        fd = os.open(self.full(rel), os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def fsync_file(self, rel: str) -> None:
+        fd = os.open(self.full(rel), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def makedirs_durable(self, rel: str) -> None:
+        """Create ``rel`` and its missing parents, fsyncing each parent that gained an entry."""
+        missing: list[str] = []
+        cur = rel.strip("/")
+        while cur and not os.path.isdir(self.full(cur)):
+            missing.append(cur)
+            cur = os.path.dirname(cur)
+        for d in reversed(missing):
+            try:
+                os.mkdir(self.full(d))
+            except FileExistsError:
+                continue
+            self.fsync_dir(os.path.dirname(d))
+
+    def write_bytes_durable(self, rel: str, data: bytes) -> None:
+        """Write a new file and fsync it (not its directory)."""
+        fd = os.open(self.full(rel), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def rename(self, src: str, dst: str) -> None:
+        """Atomically move ``src`` to ``dst`` (same filesystem); caller fsyncs the dirs."""
+        os.rename(self.full(src), self.full(dst))
+
+    def link_exclusive(self, src: str, dst: str) -> bool:
+        """Create ``dst`` as a hard link to ``src`` unless ``dst`` exists (put-if-absent).
+
+        Returns False when ``dst`` already exists. A link makes the complete, fsynced
+        content appear at once, which ``O_EXCL`` + write would not.
+        """
+        try:
+            os.link(self.full(src), self.full(dst))
+        except FileExistsError:
+            return False
+        return True
+
+    def remove(self, rel: str) -> bool:
+        try:
+            os.unlink(self.full(rel))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def rmtree(self, rel: str) -> None:
+        shutil.rmtree(self.full(rel), ignore_errors=True)
+
+    # -- locks ---------------------------------------------------------------------------
+    @contextmanager
+    def lock(self, rel: str) -> Iterator[None]:
+        """Hold an exclusive ``flock`` on ``rel`` (created if missing) for the block."""
+        fd = os.open(self.full(rel), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    def hold_lock(self, rel: str) -> int:
+        """Take an exclusive ``flock`` on ``rel`` and keep it until :meth:`release_lock`."""
+        fd = os.open(self.full(rel), os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+
+    @staticmethod
+    def release_lock(fd: int) -> None:
+        os.close(fd)
+
+    def try_lock(self, rel: str) -> int | None:
+        """Take ``flock(LOCK_EX | LOCK_NB)``; None when another process holds it."""
+        try:
+            fd = os.open(self.full(rel), os.O_RDWR)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                return None
+            raise
+        return fd
+
+
+def is_empty_dir(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is missing or an empty directory."""
+    p = Path(path)
+    return not p.exists() or (p.is_dir() and not any(p.iterdir()))

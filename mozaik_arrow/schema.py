@@ -1,0 +1,248 @@
+"""The on-disk format: every table's Arrow schema, writer settings and the format version.
+
+This module is the single definition of the format. ``schemas/*.json`` at the top of the
+repository is generated from it (``python -m mozaik_arrow.schema schemas/``) and the test-suite
+checks both that the JSON files are current and that every file the store writes matches them.
+
+Layout of a store (``<root>`` is the store directory)::
+
+    <root>/mozaik_arrow.json                      format file (format version, created, ...)
+    <root>/_log/<version:020d>.json               commit log (the truth about what exists)
+    <root>/_staging/<writer>/...                  temp files, outside every documented glob
+    <root>/spikes/sheet=<s>/stimulus=<k>/<uuid>.parquet    one row per neuron
+    <root>/signals/sheet=<s>/stimulus=<k>/<uuid>.parquet   one row per neuron per signal
+    <root>/segments/<uuid>.parquet                one row per recording
+    <root>/stimuli/<uuid>.parquet                 one row per stimulus
+    <root>/sensory/stimulus=<k>/<uuid>.parquet    raw sensory stimulus arrays
+    <root>/neurons/<uuid>.parquet                 neuron ids, positions, annotations
+
+Partition columns (``sheet``, ``stimulus``) live only in the directory names; files carry the
+sheet as ``sheet_name`` so a single file read without hive partitioning still says which
+sheet it holds.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+FORMAT_VERSION = 1
+"""Version of the on-disk format written by this library; newer stores are refused."""
+
+FORMAT_FILE = "mozaik_arrow.json"
+FORMAT_KEY = b"mozaik_arrow.format_version"
+TABLE_KEY = b"mozaik_arrow.table"
+
+# Row-group sizes chosen from measurements (see ../shared/reference/arrow_engineering.md §1.2):
+# 128 neurons per group makes one neuron a ~0.3 ms read; signals aim at ~32 k samples per
+# group (4 neurons of 10 k samples) so a single Vm trace stays a small read.
+SPIKES_ROWS_PER_GROUP = 128
+SIGNAL_VALUES_PER_GROUP = 32_768
+METADATA_ROWS_PER_GROUP = 65_536
+
+
+
+def _list(value_type: pa.DataType) -> pa.DataType:
+    # Parquet names list elements "element" (the compliant nested layout pyarrow writes);
+    # declaring the same name here makes written and read schemas identical.
+    return pa.large_list(pa.field("element", value_type, nullable=False))
+
+
+TIME_LIST = _list(pa.float64())
+
+
+def _field(name: str, type_: pa.DataType, nullable: bool = False, doc: str = "") -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={b"doc": doc.encode()} if doc else None)
+
+
+SPIKES = pa.schema(
+    [
+        _field("segment_id", pa.string(), doc="recording id, joins to segments.segment_id"),
+        _field("sheet_name", pa.string(), doc="sheet (neuron population) of the recording"),
+        _field("null", pa.bool_(), doc="True for null (blank) recordings"),
+        _field("neuron_id", pa.int64(), doc="PyNN id of the neuron (channel_id / source_id)"),
+        _field("units", pa.string(), doc="time units of times, t_start and t_stop, as given"),
+        _field("t_start", pa.float64(), doc="start of the spike train, in `units`"),
+        _field("t_stop", pa.float64(), doc="end of the spike train, in `units`"),
+        _field("n_spikes", pa.int64(), doc="number of spikes (rates without decoding times)"),
+        _field("times", TIME_LIST, doc="sorted spike times, float64, in `units`"),
+    ],
+    metadata={FORMAT_KEY: str(FORMAT_VERSION).encode(), TABLE_KEY: b"spikes"},
+)
+
+SIGNALS = pa.schema(
+    [
+        _field("segment_id", pa.string(), doc="recording id, joins to segments.segment_id"),
+        _field("sheet_name", pa.string(), doc="sheet (neuron population) of the recording"),
+        _field("null", pa.bool_(), doc="True for null (blank) recordings"),
+        _field("neuron_id", pa.int64(), doc="PyNN id of the neuron (channel_ids / source_ids)"),
+        _field("name", pa.string(), doc="signal name: v, gsyn_exc, gsyn_inh, ..."),
+        _field("units", pa.string(), doc="units of the samples, as given"),
+        _field("time_units", pa.string(), doc="units of t_start and sampling_period"),
+        _field("t_start", pa.float64(), doc="time of the first sample, in time_units"),
+        _field("sampling_period", pa.float64(), doc="sampling period, in time_units"),
+        _field("n_samples", pa.int64(), doc="number of samples"),
+        _field("samples", TIME_LIST, doc="the samples, float64, in `units`"),
+    ],
+    metadata={FORMAT_KEY: str(FORMAT_VERSION).encode(), TABLE_KEY: b"signals"},
+)
+
+SEGMENTS = pa.schema(
+    [
+        _field("segment_id", pa.string(), doc="recording id: g + 16 hex of (sheet, stimulus, null)"),
+        _field("sheet_name", pa.string()),
+        _field("stimulus", pa.string(), doc="stimulus key: s + 16 hex digits"),
+        _field("stimulus_string", pa.string(), doc="canonical mozaik string of the stimulus"),
+        _field("null", pa.bool_()),
+        _field("version", pa.int64(), doc="commit version that added the recording"),
+        _field("t_start", pa.float64(), nullable=True, doc="segment start in time_units"),
+        _field("t_stop", pa.float64(), nullable=True, doc="segment end in time_units"),
+        _field("time_units", pa.string(), nullable=True),
+        _field("n_neurons", pa.int64(), doc="number of spike trains"),
+        _field("n_spikes", pa.int64(), doc="total number of spikes"),
+        _field("signal_names", _list(pa.string()), doc="names of recorded signals"),
+        _field("spikes_file", pa.string(), nullable=True, doc="path relative to the root"),
+        _field("signals_file", pa.string(), nullable=True, doc="path relative to the root"),
+        _field("name", pa.string(), nullable=True, doc="neo Segment.name"),
+        _field("description", pa.string(), nullable=True, doc="neo Segment.description"),
+        _field("annotations", pa.string(), nullable=True, doc="other annotations, a literal dict"),
+    ],
+    metadata={FORMAT_KEY: str(FORMAT_VERSION).encode(), TABLE_KEY: b"segments"},
+)
+
+STIMULI = pa.schema(
+    [
+        _field("stimulus", pa.string(), doc="stimulus key: s + 16 hex digits"),
+        _field("stimulus_string", pa.string(), doc="canonical mozaik string"),
+        _field("name", pa.string(), nullable=True, doc="stimulus class name"),
+        _field("module_path", pa.string(), nullable=True, doc="module of the stimulus class"),
+        _field("version", pa.int64(), doc="commit version that first stored the stimulus"),
+    ],
+    metadata={FORMAT_KEY: str(FORMAT_VERSION).encode(), TABLE_KEY: b"stimuli"},
+)
+
+SENSORY = pa.schema(
+    [
+        _field("stimulus", pa.string(), doc="stimulus key"),
+        _field("stimulus_string", pa.string()),
+        _field("dtype", pa.string(), doc="numpy dtype string (byte order explicit)"),
+        _field("shape", _list(pa.int64())),
+        _field("data", pa.large_binary(), doc="raw array bytes, C order"),
+    ],
+    metadata={FORMAT_KEY: str(FORMAT_VERSION).encode(), TABLE_KEY: b"sensory"},
+)
+
+NEURONS = pa.schema(
+    [
+        _field("sheet_name", pa.string()),
+        _field("index", pa.int64(), doc="position of the neuron within its sheet"),
+        _field("neuron_id", pa.int64(), nullable=True),
+        _field("x", pa.float64(), nullable=True),
+        _field("y", pa.float64(), nullable=True),
+        _field("z", pa.float64(), nullable=True),
+        _field("annotations", pa.string(), nullable=True, doc="per-neuron literal dict"),
+    ],
+    metadata={FORMAT_KEY: str(FORMAT_VERSION).encode(), TABLE_KEY: b"neurons"},
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "spikes": SPIKES,
+    "signals": SIGNALS,
+    "segments": SEGMENTS,
+    "stimuli": STIMULI,
+    "sensory": SENSORY,
+    "neurons": NEURONS,
+}
+
+# Partition columns per table (directory names, hive style); files never hold them.
+PARTITIONS: dict[str, tuple[str, ...]] = {
+    "spikes": ("sheet", "stimulus"),
+    "signals": ("sheet", "stimulus"),
+    "sensory": ("stimulus",),
+    "segments": (),
+    "stimuli": (),
+    "neurons": (),
+}
+
+# Globs for ad-hoc use by polars / duckdb; documented in the README.
+GLOBS: dict[str, str] = {
+    name: name + "/" + "".join(f"{p}=*/" for p in parts) + "*.parquet"
+    for name, parts in PARTITIONS.items()
+}
+
+
+def writer_options(table: str) -> dict[str, Any]:
+    """Keyword arguments for ``pyarrow.parquet.write_table`` for one table.
+
+    Floats are written plain with BYTE_STREAM_SPLIT and zstd level 1 (2.5 B/spike, the
+    fastest encoder measured); strings are dictionary encoded; every page has a CRC so a
+    flipped bit is detected instead of returned.
+    """
+    schema = TABLES[table]
+    floats = []
+    strings = []
+    for f in schema:
+        if pa.types.is_large_list(f.type) and pa.types.is_floating(f.type.value_type):
+            floats.append(f"{f.name}.list.element")
+        elif pa.types.is_floating(f.type):
+            floats.append(f.name)
+        elif pa.types.is_string(f.type):
+            strings.append(f.name)
+    return {
+        "compression": "zstd",
+        "compression_level": 1,
+        "use_dictionary": strings,
+        "use_byte_stream_split": floats,
+        "write_page_checksum": True,
+        "write_statistics": ["neuron_id", "name", "segment_id", "stimulus", "sheet_name", "index"],
+    }
+
+
+def describe(schema: pa.Schema) -> dict[str, Any]:
+    """Machine-readable description of one table schema (the content of ``schemas/*.json``)."""
+    meta = schema.metadata or {}
+    return {
+        "table": meta[TABLE_KEY].decode(),
+        "format_version": FORMAT_VERSION,
+        "partitioning": list(PARTITIONS[meta[TABLE_KEY].decode()]),
+        "glob": GLOBS[meta[TABLE_KEY].decode()],
+        "metadata_keys": sorted(k.decode() for k in meta),
+        "fields": [
+            {
+                "name": f.name,
+                "type": str(f.type),
+                "nullable": f.nullable,
+                "doc": (f.metadata or {}).get(b"doc", b"").decode(),
+            }
+            for f in schema
+        ],
+    }
+
+
+def write_schema_files(directory: str | Path) -> list[Path]:
+    """Write ``<table>.json`` for every table and ``format.json`` into ``directory``."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, schema in TABLES.items():
+        p = out / f"{name}.json"
+        p.write_text(json.dumps(describe(schema), indent=2) + "\n")
+        written.append(p)
+    p = out / "format.json"
+    p.write_text(json.dumps({"format_version": FORMAT_VERSION, "format_file": FORMAT_FILE}, indent=2) + "\n")
+    written.append(p)
+    return written
+
+
+def strip_field_docs(schema: pa.Schema) -> pa.Schema:
+    """The schema as written to files: field docs live in ``schemas/``, not in every footer."""
+    return pa.schema([f.remove_metadata() for f in schema], metadata=schema.metadata)
+
+
+if __name__ == "__main__":  # pragma: no cover - a maintenance command
+    for path in write_schema_files(sys.argv[1] if len(sys.argv) > 1 else "schemas"):
+        print(path)

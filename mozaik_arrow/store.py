@@ -1,0 +1,526 @@
+"""``DataStore`` and ``ArrowDataStore``: opening stores and writing recordings into them.
+
+Writes flow one way: input objects are validated and converted to Arrow tables
+(:mod:`~mozaik_arrow.neo_convert`), encoded into staged files and published by one commit
+(:mod:`~mozaik_arrow.commit`). When ``add_recording`` or ``add_stimulus`` returns, the data is
+durable. Reads go through the view (:mod:`~mozaik_arrow.view`) over the latest committed
+snapshot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import quote
+
+import neo
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from . import schema
+from ._version import __version__
+from .commit import Changes, Log, Snapshot, create_store, read_format
+from .errors import (
+    DuplicateError,
+    NotAStoreError,
+    ReadOnlyError,
+    StoreExistsError,
+    ValidationError,
+)
+from .filesystem import LocalFileSystem, is_empty_dir
+from .neo_convert import Recording, recording_from_segment
+from .neurons import NeuronState, neurons_table, read_neurons
+from .parametrized import canonical_stimulus
+from .reader import FileCache
+from .view import DataStoreView
+
+__all__ = ["DataStore", "ArrowDataStore", "Hdf5DataStore", "open"]
+
+_MODES = ("r", "a", "w", "r+")
+
+
+def segment_id(sheet_name: str, stimulus_key: str, null: bool) -> str:
+    """The id of the recording of ``sheet_name`` for a stimulus (``g`` + 16 hex digits)."""
+    raw = f"{sheet_name}\x00{stimulus_key}\x00{int(bool(null))}".encode()
+    return "g" + hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _partition(sheet_name: str, stimulus_key: str) -> str:
+    # URL-escaping keeps '/', '=', '%' and spaces of sheet names out of the path structure;
+    # pyarrow, polars and duckdb all decode it back (arrow_engineering.md §2).
+    return f"sheet={quote(sheet_name, safe='')}/stimulus={stimulus_key}"
+
+
+def _signal_groups(signals: pa.Table) -> list[int]:
+    """Row-group sizes for a signals table: ~32 k samples a group, never two signals in one."""
+    names = signals.column("name").to_numpy(zero_copy_only=False)
+    n_samples = signals.column("n_samples").to_numpy()
+    sizes: list[int] = []
+    start = 0
+    while start < len(names):
+        stop = start
+        while stop < len(names) and names[stop] == names[start]:
+            stop += 1
+        per = max(1, schema.SIGNAL_VALUES_PER_GROUP // max(1, int(n_samples[start])))
+        for a in range(start, stop, per):
+            sizes.append(min(per, stop - a))
+        start = stop
+    return sizes
+
+
+class DataStore(DataStoreView):
+    """The mozaik datastore interface: a view over everything plus the write methods.
+
+    Parameters
+    ----------
+    load : bool
+        False creates a new store in ``parameters['root_directory']``; True loads one.
+    parameters : mapping
+        Must hold ``root_directory``.
+    """
+
+    def __init__(self, load: bool, parameters: Mapping[str, Any], **params: Any) -> None:
+        super().__init__(parameters, None, params.get("replace", False))
+
+    def set_neuron_positions(self, neuron_positions: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def set_neuron_annotations(self, neuron_annotations: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def set_neuron_ids(self, neuron_ids: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    def identify_unpresented_stimuli(self, stimuli: Sequence[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    def load(self) -> None:
+        raise NotImplementedError
+
+    def save(self) -> None:
+        raise NotImplementedError
+
+    def add_recording(self, segments: Any, stimulus: Any) -> None:
+        raise NotImplementedError
+
+    def add_null_recording(self, segments: Any, stimulus: Any) -> None:
+        raise NotImplementedError
+
+    def add_stimulus(self, data: Any, stimulus: Any) -> None:
+        raise NotImplementedError
+
+    def add_analysis_result(self, result: Any) -> None:
+        raise NotImplementedError(
+            f"{type(self).__name__} does not store analysis results yet (format v1 holds "
+            "recordings, stimuli and neuron metadata)"
+        )
+
+
+class ArrowDataStore(DataStore):
+    """A mozaik datastore kept as Parquet files, crash-safe and lazily read.
+
+    Parameters
+    ----------
+    load : bool
+        False creates a new store in ``parameters['root_directory']``, which must be missing
+        or empty; True opens the existing store there for reading and appending.
+    parameters : mapping
+        A dict or ParameterSet-like mapping holding ``root_directory``.
+    replace : bool
+        Whether an analysis result equal to a stored one replaces it (else ``ValueError``).
+
+    Examples
+    --------
+    >>> store = ArrowDataStore(False, {"root_directory": "run1"})        # doctest: +SKIP
+    >>> store.add_recording(segments, {"name": "Blank", "trial": 0})     # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        load: bool,
+        parameters: Mapping[str, Any],
+        replace: bool = False,
+        *,
+        mode: str | None = None,
+    ) -> None:
+        try:
+            root = parameters["root_directory"]
+        except (KeyError, TypeError):
+            raise ValidationError("parameters must be a mapping holding 'root_directory'") from None
+        mode = mode or ("r+" if load else "w")
+        if mode not in _MODES:
+            raise ValueError(f"mode must be one of 'r', 'a', 'w' (got {mode!r})")
+        DataStoreView.__init__(self, parameters, None, replace)
+        self.mode = mode
+        self.fs = LocalFileSystem(root)
+        self.root = self.fs.root
+        self._open_layout(mode)
+        self.writable = mode != "r"
+        self._log = Log(self.fs, writable=self.writable)
+        self._files = FileCache(self.fs)
+        self._neurons_cache: tuple[str | None, dict[str, NeuronState]] | None = None
+        self._closed = False
+        if self.writable:
+            self._log.recover()
+        self._log.snapshot()
+
+    def _open_layout(self, mode: str) -> None:
+        fs = self.fs
+        is_store = fs.exists(schema.FORMAT_FILE)
+        if mode == "w" or (mode == "a" and not is_store):
+            if is_store:
+                raise StoreExistsError(f"{self.root} already holds a mozaik_arrow store")
+            if not is_empty_dir(self.root):
+                what = "a file" if not fs.is_dir() else "a non-empty directory"
+                if mode == "a":
+                    raise NotAStoreError(
+                        f"{self.root} is not a mozaik_arrow store (no {schema.FORMAT_FILE}), "
+                        f"and a store cannot be created there: it is {what}"
+                    )
+                raise StoreExistsError(f"cannot create a store at {self.root}: it is {what}")
+            create_store(fs, __version__)
+        read_format(fs)
+
+    # -- state ----------------------------------------------------------------------------
+    def _snapshot(self) -> Snapshot:
+        return self._log.snapshot()
+
+    def _recordings(self) -> pl.LazyFrame:
+        return self._snapshot().frame("segments").lazy()
+
+    def _require_writable(self) -> None:
+        if not self.writable:
+            raise ReadOnlyError(f"store {self.root} is open read-only (mode 'r')")
+        if self._closed:
+            raise ReadOnlyError(f"store {self.root} is closed")
+
+    def _stored_string(self, snap: Snapshot, key: str, string: str) -> str:
+        row = snap.lookup("stimuli", key)
+        return row["stimulus_string"] if row is not None else string
+
+    def _stimulus_row(self, snap: Snapshot, key: str, string: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        if snap.lookup("stimuli", key) is not None:
+            return []
+        name = params.get("name")
+        module = params.get("module_path")
+        return [
+            {
+                "stimulus": key,
+                "stimulus_string": string,
+                "name": name if isinstance(name, str) else None,
+                "module_path": module if isinstance(module, str) else None,
+                "version": snap.version + 1,
+            }
+        ]
+
+    # -- recordings -----------------------------------------------------------------------
+    def add_recording(self, segments: neo.Segment | Sequence[neo.Segment], stimulus: Any) -> None:
+        """Store the recordings of one stimulus presentation (one segment per sheet).
+
+        Durable when it returns. Raises ``ValueError`` (and writes nothing) when a segment
+        is malformed or a sheet already has a recording of this stimulus.
+        """
+        self._add_recording(segments, stimulus, null=False)
+
+    def add_null_recording(self, segments: neo.Segment | Sequence[neo.Segment], stimulus: Any) -> None:
+        """Store null (blank) recordings made around ``stimulus``: ``get_segments(null=True)``."""
+        self._add_recording(segments, stimulus, null=True)
+
+    def _add_recording(self, segments: Any, stimulus: Any, null: bool) -> None:
+        self._require_writable()
+        segs = [segments] if isinstance(segments, neo.Segment) else segments
+        if not isinstance(segs, (list, tuple)) or not segs:
+            raise ValidationError("segments must be a neo.Segment or a non-empty list of them")
+        string, key, params = canonical_stimulus(stimulus)
+        recs: list[Recording] = [recording_from_segment(s, null=null) for s in segs]
+        sheets = [r.sheet_name for r in recs]
+        if len(set(sheets)) != len(sheets):
+            raise ValidationError(f"two segments of one recording share a sheet: {sheets}")
+        self._check_new_recordings(self._snapshot(), sheets, key, null)
+
+        txn = self._log.transaction("add_null_recording" if null else "add_recording")
+        rows: list[dict[str, Any]] = []
+        jobs = []
+        for rec in recs:
+            sid = segment_id(rec.sheet_name, key, null)
+            spikes, signals = rec.tables(sid)
+            part = _partition(rec.sheet_name, key)
+            meta = {"mozaik_arrow.segment_id": sid, "mozaik_arrow.stimulus": key}
+            row = _segment_row(rec, sid, key, null)
+            if spikes is not None:
+                row["spikes_file"] = f"spikes/{part}/{os.urandom(8).hex()}.parquet"
+                groups = _fixed_groups(spikes.num_rows, schema.SPIKES_ROWS_PER_GROUP)
+                jobs.append(("spikes", spikes, row["spikes_file"], groups, meta))
+            if signals is not None:
+                row["signals_file"] = f"signals/{part}/{os.urandom(8).hex()}.parquet"
+                jobs.append(("signals", signals, row["signals_file"], _signal_groups(signals), meta))
+            rows.append(row)
+        try:
+            # pyarrow encodes without the GIL: files of different sheets encode in parallel.
+            with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1) or 1) as pool:
+                for f in [
+                    pool.submit(txn.stage, t, tbl, path, group_sizes=g, metadata=m)
+                    for t, tbl, path, g, m in jobs
+                ]:
+                    f.result()
+        except BaseException:
+            txn.abort()
+            raise
+
+        def build(snap: Snapshot) -> Changes:
+            self._check_new_recordings(snap, sheets, key, null)
+            stored = self._stored_string(snap, key, string)
+            for row in rows:
+                row["stimulus_string"] = stored
+                row["version"] = snap.version + 1
+            stim_rows = self._stimulus_row(snap, key, stored, params)
+            return Changes(
+                rows={"segments": rows, "stimuli": stim_rows},
+                metadata_tables=_metadata_tables(segments=rows, stimuli=stim_rows),
+            )
+
+        txn.commit(build)
+
+    def _check_new_recordings(self, snap: Snapshot, sheets: list[str], key: str, null: bool) -> None:
+        for sheet in sheets:
+            if snap.lookup("segments", (sheet, key, null)) is not None:
+                kind = "a null recording" if null else "a recording"
+                raise DuplicateError(
+                    f"sheet {sheet!r} already has {kind} of stimulus {key} "
+                    f"({snap.lookup('stimuli', key)['stimulus_string'][:120]}); a repeated "
+                    "presentation is a new stimulus (another trial)"
+                )
+
+    def identify_unpresented_stimuli(self, stimuli: Sequence[Any]) -> list[Any]:
+        """The stimuli (as given, in input order) that have no (non-null) recording."""
+        seen = set(
+            self._snapshot().frame("segments").filter(~pl.col("null"))["stimulus"].to_list()
+        )
+        return [s for s in stimuli if canonical_stimulus(s)[1] not in seen]
+
+    # -- sensory stimuli --------------------------------------------------------------------
+    def add_stimulus(self, data: Any, stimulus: Any) -> None:
+        """Store the raw sensory stimulus array of a stimulus (durable when it returns)."""
+        self._require_writable()
+        string, key, params = canonical_stimulus(stimulus)
+        arr = np.asarray(data)
+        if arr.dtype.hasobject or arr.dtype.fields is not None:
+            raise ValidationError(f"sensory stimulus must be a numeric array, not {arr.dtype}")
+        if self._snapshot().lookup("sensory", key) is not None:
+            raise DuplicateError(f"stimulus {key} already has a sensory stimulus")
+        arr = np.ascontiguousarray(arr)
+        table = pa.table(
+            {
+                "stimulus": [key],
+                "stimulus_string": [string],
+                "dtype": [arr.dtype.str],
+                "shape": [list(arr.shape)],
+                "data": [arr.tobytes()],
+            }
+        )
+        txn = self._log.transaction("add_stimulus")
+        path = f"sensory/stimulus={key}/{os.urandom(8).hex()}.parquet"
+        try:
+            txn.stage("sensory", table, path)
+        except BaseException:
+            txn.abort()
+            raise
+
+        def build(snap: Snapshot) -> Changes:
+            if snap.lookup("sensory", key) is not None:
+                raise DuplicateError(f"stimulus {key} already has a sensory stimulus")
+            stored = self._stored_string(snap, key, string)
+            stim_rows = self._stimulus_row(snap, key, stored, params)
+            idx = {"stimulus": key, "stimulus_string": stored, "path": path, "version": snap.version + 1}
+            return Changes(
+                rows={"sensory": [idx], "stimuli": stim_rows},
+                metadata_tables=_metadata_tables(stimuli=stim_rows),
+            )
+
+        txn.commit(build)
+
+    def _read_sensory(self, path: str) -> np.ndarray:
+        t = self._files.read_all(path, ["dtype", "shape", "data"]).to_pylist()[0]
+        return np.frombuffer(t["data"], dtype=np.dtype(t["dtype"])).reshape(t["shape"])
+
+    def _sensory(self, stimuli: Sequence[Any] | None) -> list[np.ndarray]:
+        snap = self._snapshot()
+        if stimuli is None:
+            return [self._read_sensory(p) for p in snap.frame("sensory")["path"].to_list()]
+        out = []
+        for s in stimuli:
+            row = snap.lookup("sensory", canonical_stimulus(s)[1])
+            if row is not None:
+                out.append(self._read_sensory(row["path"]))
+        return out
+
+    def _sensory_dict(self) -> dict[str, np.ndarray]:
+        df = self._snapshot().frame("sensory")
+        return {
+            s: self._read_sensory(p)
+            for s, p in zip(df["stimulus_string"].to_list(), df["path"].to_list(), strict=True)
+        }
+
+    # -- neurons -----------------------------------------------------------------------------
+    def _neuron_state(self) -> dict[str, NeuronState]:
+        path = self._snapshot().neurons_file
+        if self._neurons_cache is None or self._neurons_cache[0] != path:
+            state = read_neurons(self._files, path) if path is not None else {}
+            self._neurons_cache = (path, state)
+        return self._neurons_cache[1]
+
+    def _set_neurons(self, kind: str, values: Mapping[str, Any]) -> None:
+        self._require_writable()
+        if not isinstance(values, Mapping):
+            raise ValidationError(f"neuron {kind} must be a mapping sheet name → values")
+        txn = self._log.transaction(f"set_neuron_{kind}")
+
+        def build(snap: Snapshot) -> Changes:
+            current = read_neurons(self._files, snap.neurons_file) if snap.neurons_file else {}
+            table = neurons_table(current, kind, values)
+            path = f"neurons/{os.urandom(8).hex()}.parquet"
+            txn.stage("neurons", table, path)
+            return Changes(neurons_file=path)
+
+        txn.commit(build)
+
+    def set_neuron_ids(self, neuron_ids: Mapping[str, Any]) -> None:
+        """Store the PyNN ids of each sheet's neurons (sheet → 1-D integer array)."""
+        self._set_neurons("ids", neuron_ids)
+
+    def set_neuron_positions(self, neuron_positions: Mapping[str, Any]) -> None:
+        """Store neuron positions (sheet → array of 2 or 3 rows x, y[, z] by neurons)."""
+        self._set_neurons("positions", neuron_positions)
+
+    def set_neuron_annotations(self, neuron_annotations: Mapping[str, Any]) -> None:
+        """Store per-neuron annotations (sheet → list of dicts, one per neuron)."""
+        self._set_neurons("annotations", neuron_annotations)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def load(self) -> None:
+        """Re-read the commit log (see changes committed by other processes)."""
+        self._files.clear()
+        self._log.snapshot()
+
+    def save(self) -> None:
+        """Make everything added durable. Recordings and stimuli already are when added."""
+        if self.writable and not self._closed:
+            self._log.snapshot()
+
+    def close(self) -> None:
+        """Save and release the store's files and this writer's staging area."""
+        if not self._closed:
+            self.save()
+            self._files.clear()
+            self._log.close()
+            self._closed = True
+
+    def __enter__(self) -> ArrowDataStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # What was added before an exception stays: it is committed already.
+        self.close()
+
+    def __repr__(self) -> str:
+        if "_log" not in self.__dict__:
+            return f"<ArrowDataStore (not opened) {self.__dict__.get('root')}>"
+        snap = self._log.snapshot(refresh=False)
+        return (
+            f"<ArrowDataStore {self.root} mode={self.mode!r} version={snap.version} "
+            f"recordings={len(snap.rows('segments'))}>"
+        )
+
+
+def _fixed_groups(n: int, per: int) -> list[int]:
+    return [min(per, n - a) for a in range(0, n, per)] or [0]
+
+
+def _segment_row(rec: Recording, sid: str, key: str, null: bool) -> dict[str, Any]:
+    return {
+        "segment_id": sid,
+        "sheet_name": rec.sheet_name,
+        "stimulus": key,
+        "stimulus_string": None,
+        "null": null,
+        "version": None,
+        "t_start": rec.t_start,
+        "t_stop": rec.t_stop,
+        "time_units": rec.time_units,
+        "n_neurons": rec.n_neurons,
+        "n_spikes": rec.n_spikes,
+        "signal_names": list(rec.signal_names),
+        "spikes_file": None,
+        "signals_file": None,
+        "name": rec.name,
+        "description": rec.description,
+        "annotations": json.dumps(rec.annotations) if rec.annotations else None,
+    }
+
+
+def _metadata_tables(**rows: list[dict[str, Any]]) -> dict[str, pa.Table]:
+    return {
+        name: pa.Table.from_pylist(r, schema=schema.strip_field_docs(schema.TABLES[name]))
+        for name, r in rows.items()
+        if r
+    }
+
+
+class Hdf5DataStore(DataStore):
+    """mozaik's HDF5 datastore: not readable any more.
+
+    neo removed the HDF5 IO this store was written with (neo 0.10, 2021). Raises
+    ``NotImplementedError`` pointing to the importer.
+    """
+
+    def __init__(self, load: bool, parameters: Mapping[str, Any], **params: Any) -> None:
+        raise NotImplementedError(
+            "Hdf5DataStore cannot be opened: neo removed the NeoHdf5IO it was written with "
+            "in 2021. Convert old stores with an older neo, or use `mozaik-arrow import-mozaik` "
+            "for PickledDataStore directories."
+        )
+
+
+def open(  # noqa: A001 - the package's friendly opener, like zarr.open
+    path: str | os.PathLike[str],
+    mode: str = "r",
+    replace: bool = False,
+    storage_options: Mapping[str, Any] | None = None,
+) -> ArrowDataStore:
+    """Open (or create) a store.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The store directory.
+    mode : {"r", "a", "w"}
+        ``"r"`` read-only (every write raises ``PermissionError``; nothing on disk is
+        created, changed or cleaned up), ``"a"`` open or create for appending, ``"w"``
+        create (an existing store or a non-empty directory is refused).
+    replace : bool
+        Whether an analysis result equal to a stored one replaces it.
+    storage_options : mapping, optional
+        For object storage (``s3://``); not supported yet.
+
+    Returns
+    -------
+    ArrowDataStore
+    """
+    if mode not in ("r", "a", "w"):
+        raise ValueError(f"mode must be 'r', 'a' or 'w' (got {mode!r})")
+    target = os.fspath(path)
+    if "://" in target and not target.startswith("file://"):
+        raise NotImplementedError(f"object storage is not supported yet: {target}")
+    if target.startswith("file://"):
+        target = target[len("file://") :]
+    if storage_options:
+        raise NotImplementedError("storage_options are for object storage, not supported yet")
+    if mode == "r" and not os.path.exists(os.path.join(target, schema.FORMAT_FILE)):
+        read_format(LocalFileSystem(target))  # raises the precise NotAStoreError
+        raise NotAStoreError(f"{target} is not a mozaik_arrow store")
+    return ArrowDataStore(mode != "w", {"root_directory": target}, replace, mode=mode)

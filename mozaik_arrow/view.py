@@ -1,0 +1,213 @@
+"""``DataStoreView``: an immutable, lazy selection of a store's recordings.
+
+A view is a value, like a polars ``LazyFrame``: it holds its full datastore and a polars plan
+over the datastore's segments table (a snapshot of the commit log), and nothing else. Creating
+or chaining views reads no recording data; frames (``spikes()``, ``signals()``) are
+``LazyFrame`` scans over exactly the files of the view's recordings; segments are lazy
+:class:`~mozaik_arrow.segment.MozaikSegment` objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from . import schema
+from .segment import MozaikSegment
+
+if TYPE_CHECKING:  # the store imports this module; the view only needs its type
+    from .store import DataStore
+
+__all__ = ["DataStoreView"]
+
+_HIVE = {"sheet": pl.String, "stimulus": pl.String}
+
+
+def _polars_schema(table: str) -> pl.Schema:
+    return pl.from_arrow(schema.strip_field_docs(schema.TABLES[table]).empty_table()).schema
+
+
+def _scan(root: str, table: str, paths: list[str]) -> pl.LazyFrame:
+    """Scan explicit files of one partitioned table (never a glob: see arrow_engineering §2)."""
+    file_schema = _polars_schema(table)
+    if not paths:
+        empty = pl.DataFrame(schema=file_schema).lazy()
+        return empty.with_columns(
+            pl.lit(None, pl.String).alias("sheet"), pl.lit(None, pl.String).alias("stimulus")
+        )
+    return pl.scan_parquet(
+        [f"{root}/{p}" for p in paths],
+        schema=file_schema,
+        hive_partitioning=True,
+        hive_schema=_HIVE,
+        missing_columns="insert",
+    )
+
+
+class DataStoreView:
+    """A subset of the recordings (and, later, analysis results) of a :class:`DataStore`.
+
+    Parameters
+    ----------
+    parameters : mapping, optional
+        Accepted for compatibility with mozaik's signature; unused by views.
+    full_datastore : DataStore
+        The store this view selects from; results computed on a view are added there.
+    replace : bool
+        Accepted for compatibility with mozaik's signature.
+    """
+
+    def __init__(
+        self,
+        parameters: Mapping[str, Any] | None = None,
+        full_datastore: DataStore | None = None,
+        replace: bool = False,
+        *,
+        recordings: pl.LazyFrame | None = None,
+    ) -> None:
+        self.parameters = dict(parameters or {})
+        self.full_datastore = full_datastore if full_datastore is not None else self  # type: ignore[assignment]
+        self.replace = replace
+        if recordings is None and full_datastore is not None and full_datastore is not self:
+            recordings = full_datastore._recordings()
+        self._recordings_plan = recordings
+
+    # -- plans -----------------------------------------------------------------------------
+    def _recordings(self) -> pl.LazyFrame:
+        """Plan over the segments table rows of this view (store order)."""
+        if self._recordings_plan is None:
+            return pl.DataFrame(schema=_polars_schema("segments")).lazy()
+        return self._recordings_plan
+
+    def _with(self, recordings: pl.LazyFrame) -> DataStoreView:
+        return DataStoreView(self.parameters, self.full_datastore, self.replace, recordings=recordings)
+
+    def _rows(self, null: bool | None) -> list[dict[str, Any]]:
+        plan = self._recordings()
+        if null is not None:
+            plan = plan.filter(pl.col("null") == null)
+        return plan.collect().to_dicts()
+
+    # -- recordings ------------------------------------------------------------------------
+    def get_segments(self, null: bool = False) -> list[MozaikSegment]:
+        """Recordings of the view as lazy segments; ``null=True`` gives the null (blank) ones."""
+        files = self.full_datastore._files
+        return [MozaikSegment(row, files) for row in self._rows(null)]
+
+    def get_stimuli(self, null: bool = False) -> list[str]:
+        """Stimulus strings of the recordings, in the order of ``get_segments(null)``."""
+        plan = self._recordings().filter(pl.col("null") == null)
+        return plan.select("stimulus_string").collect().to_series().to_list()
+
+    def sheets(self) -> list[str]:
+        """Sheets with at least one recording in the view, in order of first appearance."""
+        df = self._recordings().select("sheet_name").collect()
+        return df.to_series().unique(maintain_order=True).to_list()
+
+    def recordings_copy(self) -> DataStoreView:
+        """A new view with the same recordings (views are immutable, so this is cheap)."""
+        return self._with(self._recordings())
+
+    def fromDataStoreView(self) -> DataStoreView:  # noqa: N802 - mozaik's name
+        """An empty view linked to the same full datastore."""
+        return self._with(self._recordings().head(0))
+
+    # -- frames ----------------------------------------------------------------------------
+    def segments_frame(self) -> pl.LazyFrame:
+        """One row per recording of the view (null recordings included, see ``null``)."""
+        return self._recordings()
+
+    def _files_of(self, column: str) -> list[str]:
+        df = self._recordings().select(column).drop_nulls().collect()
+        return df.to_series().to_list()
+
+    def spikes(self) -> pl.LazyFrame:
+        """One row per neuron per recording: ids, units, t_start, t_stop, times, n_spikes.
+
+        Times are in the units each recording came in (the ``units`` column).
+        """
+        lf = _scan(self.full_datastore.root, "spikes", self._files_of("spikes_file"))
+        cols = ["segment_id", "sheet_name", "stimulus", "null", "neuron_id", "units",
+                "t_start", "t_stop", "n_spikes", "times"]
+        return lf.select(cols)
+
+    def signals(self, name: str | None = None) -> pl.LazyFrame:
+        """One row per neuron per recorded signal per recording (``name`` filters signals)."""
+        lf = _scan(self.full_datastore.root, "signals", self._files_of("signals_file"))
+        if name is not None:
+            lf = lf.filter(pl.col("name") == name)
+        cols = ["segment_id", "sheet_name", "stimulus", "null", "neuron_id", "name", "units",
+                "time_units", "t_start", "sampling_period", "n_samples", "samples"]
+        return lf.select(cols)
+
+    # -- neurons (model-wide, held by the full datastore) ------------------------------------
+    def _neurons(self) -> dict[str, dict[str, Any]]:
+        return self.full_datastore._neuron_state()
+
+    def get_neuron_postions(self) -> dict[str, np.ndarray]:
+        """Positions of every neuron, sheet → array (rows x, y[, z]; columns = sheet index)."""
+        return {s: d["positions"] for s, d in self._neurons().items() if d.get("positions") is not None}
+
+    def get_neuron_positions(self) -> dict[str, np.ndarray]:
+        """Correctly spelled alias of :meth:`get_neuron_postions`."""
+        return self.get_neuron_postions()
+
+    def get_neuron_annotations(self) -> dict[str, list[dict[str, Any]]]:
+        """Per-neuron annotations, sheet → list of dicts (in sheet index order)."""
+        return {s: d["annotations"] for s, d in self._neurons().items() if d.get("annotations") is not None}
+
+    def _sheet_ids(self, sheet_name: str) -> np.ndarray:
+        state = self._neurons().get(sheet_name)
+        if state is None or state.get("ids") is None:
+            raise KeyError(f"no neuron ids stored for sheet {sheet_name!r}")
+        return state["ids"]
+
+    def get_sheet_ids(self, sheet_name: str, indexes: Any = None) -> np.ndarray:
+        """Neuron ids of a sheet, or of the given sheet indexes."""
+        ids = self._sheet_ids(sheet_name)
+        return ids if indexes is None else ids[indexes]
+
+    def get_sheet_indexes(self, sheet_name: str, neuron_id: Any) -> Any:
+        """Indexes within the sheet of the given neuron id(s) (an int, or a list for a list)."""
+        ids = self._sheet_ids(sheet_name)
+        order = np.argsort(ids, kind="stable")
+        want = np.atleast_1d(np.asarray(neuron_id, dtype=np.int64))
+        pos = np.searchsorted(ids[order], want)
+        pos_c = np.minimum(pos, len(ids) - 1) if len(ids) else pos
+        ok = (pos < len(ids)) & (ids[order][pos_c] == want) if len(ids) else np.zeros(len(want), bool)
+        if not ok.all():
+            raise ValueError(f"neuron id {want[~ok][0]} is not in sheet {sheet_name!r}")
+        idx = order[pos_c]
+        return int(idx[0]) if np.ndim(neuron_id) == 0 else idx.tolist()
+
+    # -- sensory stimuli -------------------------------------------------------------------
+    def get_sensory_stimulus(self, stimuli: Sequence[Any] | None = None) -> list[np.ndarray]:
+        """Raw sensory arrays: all in insertion order, or those of ``stimuli`` in that order.
+
+        A stimulus without stored data is skipped.
+        """
+        return self.full_datastore._sensory(stimuli)
+
+    def sensory_stimulus_copy(self) -> dict[str, np.ndarray]:
+        """Stimulus string → raw sensory array, for every stored sensory stimulus."""
+        return self.full_datastore._sensory_dict()
+
+    # -- printing --------------------------------------------------------------------------
+    def print_content(self, full_recordings: bool = False, full_ADS: bool = False) -> None:  # noqa: N803
+        """Print an overview of the view: recordings by stimulus type (or each one)."""
+        rec = self._recordings().collect()
+        print(f"Recordings: {rec.height} ({int(rec['null'].sum()) if rec.height else 0} null)")
+        if full_recordings:
+            for row in rec.iter_rows(named=True):
+                kind = "null " if row["null"] else ""
+                print(f"  {kind}{row['sheet_name']}: {row['stimulus_string']}")
+        elif rec.height:
+            names = rec.select(
+                pl.col("stimulus_string").str.extract(r"\"name\":'([^']*)'").alias("type")
+            )
+            for t, n in names.group_by("type", maintain_order=True).len().iter_rows():
+                print(f"  {t}: {n}")
+

@@ -1,0 +1,126 @@
+"""Views and segments read metadata only; one neuron reads one row group, not the sheet."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+import mozaik_arrow as ma
+from mozaik_arrow import schema
+from mozaik_arrow.synthetic import synthetic_segment
+
+STIM = {"name": "FullfieldDriftingSinusoidalGrating", "module_path": "mozaik.stimuli", "orientation": 0.0, "trial": 0}
+
+
+def _copy(src, dst):
+    shutil.copytree(src, dst)
+    for p in dst.rglob("*"):
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    return dst
+
+
+def test_views_and_segments_work_without_recording_files(filled_store, tmp_path):
+    store_dir = _copy(filled_store, tmp_path / "copy")
+    with ma.open(store_dir, "r") as store:
+        spikes_file = store.get_segments()[0]._row["spikes_file"]
+    shutil.rmtree(store_dir / "spikes")
+    shutil.rmtree(store_dir / "signals")
+    with ma.open(store_dir, "r") as store:
+        segs = store.get_segments()
+        nulls = store.get_segments(null=True)
+        assert len(segs) == len(nulls) > 0
+        assert store.sheets() and store.get_stimuli()
+        frame = store.segments_frame().collect()
+        assert frame.height == len(segs) + len(nulls)
+        assert all(s.neuron_num() > 0 for s in segs)
+        assert segs[0].annotations["sheet_name"] in store.sheets()
+        view = store.recordings_copy()
+        assert len(view.get_segments()) == len(segs)
+        # reading a neuron now fails, naming the missing file
+        first = segs[0]
+        with pytest.raises(ma.MissingFileError) as err:
+            first.get_spiketrain(1)
+        assert spikes_file in str(err.value)
+        with pytest.raises(FileNotFoundError, match="spikes/sheet="):
+            first.get_spiketrains()
+        with pytest.raises(FileNotFoundError, match="signals/sheet="):
+            first.get_vm(0)
+
+
+def _group_byte_ranges(path):
+    md = pq.read_metadata(path)
+    out = []
+    for g in range(md.num_row_groups):
+        rg = md.row_group(g)
+        lo = min(
+            min(c.data_page_offset, c.dictionary_page_offset or c.data_page_offset)
+            for c in (rg.column(i) for i in range(rg.num_columns))
+        )
+        hi = max(
+            c.data_page_offset + c.total_compressed_size if not c.dictionary_page_offset
+            else c.dictionary_page_offset + c.total_compressed_size
+            for c in (rg.column(i) for i in range(rg.num_columns))
+        )
+        out.append((lo, hi))
+    return out
+
+
+def test_one_neuron_reads_only_its_row_group(store_path):
+    n = 10 * schema.SPIKES_ROWS_PER_GROUP
+    seg_in = synthetic_segment("V1_Exc_L4", n, mean_rate=20.0, seed=3, first_id=100)
+    with ma.open(store_path, "w") as store:
+        store.add_recording(seg_in, STIM)
+    with ma.open(store_path, "r") as store:
+        path = store_path / store.get_segments()[0]._row["spikes_file"]
+    ranges = _group_byte_ranges(path)
+    assert len(ranges) == 10
+    target_group = 4
+    target_id = 100 + target_group * schema.SPIKES_ROWS_PER_GROUP + 17
+    # Destroy every other row group's bytes: a read that touched them would fail.
+    path.chmod(0o644)
+    data = bytearray(path.read_bytes())
+    for g, (lo, hi) in enumerate(ranges):
+        if g != target_group:
+            data[lo:hi] = b"\xff" * (hi - lo)
+    path.write_bytes(bytes(data))
+    want = next(st for st in seg_in.spiketrains if st.annotations["channel_id"] == target_id)
+    with ma.open(store_path, "r") as store:
+        seg = store.get_segments()[0]
+        st = seg.get_spiketrain(target_id)
+        assert np.array_equal(st.magnitude, want.magnitude)
+        with pytest.raises(ma.CorruptFileError, match=str(path.name)):
+            seg.get_spiketrains()
+        with pytest.raises(ValueError, match="neuron 5 has no spike train"):
+            seg.get_spiketrain(5)
+
+
+def test_get_segments_reads_no_recording_data(store_path, monkeypatch):
+    with ma.open(store_path, "w") as store:
+        store.add_recording(synthetic_segment("V1_Exc_L4", 50, n_signals=2, seed=1), STIM)
+    with ma.open(store_path, "r") as store:
+        calls = []
+        real_file = store._files.file
+        monkeypatch.setattr(store._files, "file", lambda rel: calls.append(rel) or real_file(rel))
+        segs = store.get_segments()
+        view = store.recordings_copy()
+        view.get_stimuli(), view.sheets(), segs[0].neuron_num(), repr(segs[0])
+        store.spikes(), store.signals("v")  # plans only
+        assert calls == []
+        segs[0].get_spiketrain(1)
+        assert len(set(calls)) == 1 and "spikes/" in calls[0]
+
+
+def test_release_and_load_full(store_path):
+    seg_in = synthetic_segment("V1_Exc_L4", 30, n_signals=4, seed=2)
+    with ma.open(store_path, "w") as store:
+        store.add_recording(seg_in, STIM)
+        seg = store.get_segments()[0]
+        seg.load_full()
+        assert seg.full and len(seg.spiketrains) == 30 and len(seg.analogsignals) == 3
+        assert all(st.segment is seg for st in seg.spiketrains)
+        seg.release()
+        assert not seg.full
+        assert len(seg.spiketrains) == 30
