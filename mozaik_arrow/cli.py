@@ -30,34 +30,37 @@ __all__ = ["main", "summary"]
 
 
 def summary(store: ArrowDataStore) -> pl.DataFrame:
-    """One row per sheet × stimulus × null: segments, neurons, spikes and mean rate (Hz).
+    """One row per recording, in store order: sheet, stimulus, neurons, spikes, mean rate (Hz).
 
-    Computed from the stored spike counts (no spike times are decoded).
+    Rates come from the stored per-neuron spike counts (no spike times are decoded).
     """
-    spikes = store.spikes().select("sheet_name", "stimulus", "null", "units", "t_start",
-                                   "t_stop", "n_spikes")
+    spikes = store.spikes().select("segment_id", "units", "t_start", "t_stop", "n_spikes")
     units = spikes.select("units").unique().collect()["units"].to_list()
-    factor = pl.DataFrame({"units": units,
-                           "to_s": [analytics.seconds_per_unit(u) for u in units]})
+    factor = pl.DataFrame({"units": units, "to_s": [analytics.seconds_per_unit(u) for u in units]},
+                          schema={"units": pl.String, "to_s": pl.Float64})
+    duration = (pl.col("t_stop") - pl.col("t_start")) * pl.col("to_s")
     rates = (
         spikes.join(factor.lazy(), on="units")
-        .with_columns(rate=pl.col("n_spikes") / ((pl.col("t_stop") - pl.col("t_start")) * pl.col("to_s")))
-        .group_by("sheet_name", "stimulus", "null", maintain_order=True)
-        .agg(neurons=pl.len(), spikes=pl.col("n_spikes").sum(), mean_rate_hz=pl.col("rate").mean())
+        .group_by("segment_id")
+        .agg(mean_rate_hz=(pl.col("n_spikes") / duration).mean())
     )
-    stimuli = store.segments_frame().select("stimulus", "stimulus_string").unique("stimulus")
-    out = rates.join(stimuli, on="stimulus", how="left", maintain_order="left").collect()
+    out = (
+        store.segments_frame()
+        .join(rates, on="segment_id", how="left", maintain_order="left")
+        .collect()
+    )
     described = [_describe(s) for s in out["stimulus_string"].to_list()]
     return out.with_columns(pl.Series("stimulus_params", described)).select(
-        "sheet_name", "stimulus", "stimulus_params", "null", "neurons", "spikes",
-        pl.col("mean_rate_hz").round(2),
+        "sheet_name", "stimulus_params", "null", pl.col("n_neurons").alias("neurons"),
+        pl.col("n_spikes").alias("spikes"), pl.col("mean_rate_hz").round(2),
     )
 
 
 def _describe(stimulus_string: str) -> str:
     p = parse_stimulus_string(stimulus_string)
     keys = [k for k in ("orientation", "contrast", "trial") if k in p]
-    return f"{p.get('name')}(" + ", ".join(f"{k}={p[k]!r}" for k in keys) + ")"
+    shown = [f"{k}={round(p[k], 3) if isinstance(p[k], float) else p[k]!r}" for k in keys]
+    return f"{p.get('name')}(" + ", ".join(shown) + ")"
 
 
 def _print_store(store: ArrowDataStore) -> None:
@@ -67,7 +70,7 @@ def _print_store(store: ArrowDataStore) -> None:
     print(f"  stimuli: {segs.filter(~pl.col('null'))['stimulus'].n_unique()}   "
           f"recordings: {int((~segs['null']).sum())}   null recordings: {int(segs['null'].sum())}   "
           f"spikes: {int(segs['n_spikes'].sum())}")
-    with pl.Config(tbl_rows=100, tbl_cols=10, fmt_str_lengths=60, tbl_width_chars=140):
+    with pl.Config(tbl_rows=100, tbl_cols=10, fmt_str_lengths=90, tbl_width_chars=170):
         print(summary(store))
 
 
