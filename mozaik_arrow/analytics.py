@@ -72,32 +72,31 @@ def cv_isi_array(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Coefficient of variation of the ISIs of each train, NaN where undefined.
 
     mozaik's rule: ``std(isi) / mean(isi)`` (population std) for trains with more than
-    four intervals; the others are undefined.
+    four intervals; the others are undefined. The sum of a train's intervals telescopes to
+    ``last - first``; the sums of squares come from one ``reduceat`` over the squared
+    differences, between each train's bounds.
     """
     offsets = np.asarray(offsets, dtype=np.int64)
     base = offsets[0]
     vals = np.asarray(values[base : offsets[-1]], dtype=np.float64)
-    lengths = np.diff(offsets)
-    n_isi = np.maximum(lengths - 1, 0)
-    out = np.full(len(lengths), np.nan)
-    if len(vals) < 2:
+    off = offsets - base
+    n_isi = np.maximum(np.diff(off) - 1, 0)
+    out = np.full(len(n_isi), np.nan)
+    ok = np.flatnonzero(n_isi > 4)
+    if len(ok) == 0:
         return out
-    diffs = np.diff(vals)
-    # Drop the differences that straddle two trains, then reduce per train with bincount.
-    rows = _row_index(offsets - base)
-    keep = rows[1:] == rows[:-1]
-    d = diffs[keep]
-    r = rows[1:][keep]
-    n = len(lengths)
-    s1 = np.bincount(r, weights=d, minlength=n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = s1 / n_isi
-        # Two-pass variance: subtract each train's mean before squaring (stable for long trains).
-        dev = d - mean[r]
-        var = np.bincount(r, weights=dev * dev, minlength=n) / n_isi
-        cv = np.sqrt(var) / mean
-    ok = n_isi > 4
-    out[ok] = cv[ok]
+    # Squared differences, with one spare slot so every bound is a valid reduceat index.
+    d = np.zeros(len(vals))
+    np.subtract(vals[1:], vals[:-1], out=d[:-1])
+    np.multiply(d, d, out=d)
+    first, last = off[:-1][ok], off[1:][ok] - 1
+    bounds = np.empty(2 * len(ok), dtype=np.int64)
+    bounds[0::2], bounds[1::2] = first, last
+    sumsq = np.add.reduceat(d, bounds)[0::2]  # d[first:last] of each train
+    n = n_isi[ok]
+    mean = (vals[last] - vals[first]) / n
+    var = np.maximum(sumsq / n - mean * mean, 0.0)
+    out[ok] = np.sqrt(var) / mean
     return out
 
 

@@ -160,6 +160,73 @@ class Recording:
     _spikes: _SpikeColumns | None = field(default=None, repr=False)
     _signals: _SignalColumns | None = field(default=None, repr=False)
 
+    @classmethod
+    def from_arrays(
+        cls,
+        sheet_name: str,
+        neuron_ids: Any,
+        values: Any,
+        offsets: Any,
+        *,
+        units: str = "ms",
+        t_start: float | Any = 0.0,
+        t_stop: float | Any,
+        null: bool = False,
+    ) -> Recording:
+        """A spikes-only recording from flat arrays, without building neo objects.
+
+        Train ``i`` of neuron ``neuron_ids[i]`` is ``values[offsets[i]:offsets[i + 1]]``
+        (sorted times in ``units``); ``t_start``/``t_stop`` are scalars or one per train.
+        Validated exactly like a segment (ids unique, times sorted and within bounds);
+        rows are reordered by neuron id if needed. Pass it to ``add_recording`` in place of
+        a ``neo.Segment``.
+        """
+        if not isinstance(sheet_name, str) or not sheet_name:
+            raise ValidationError(f"sheet_name must be a non-empty string, got {sheet_name!r}")
+        ids = np.asarray(neuron_ids)
+        if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+            raise ValidationError("neuron_ids must be a 1-D integer array")
+        ids = ids.astype(np.int64, copy=False)
+        off = np.asarray(offsets, dtype=np.int64)
+        vals = np.asarray(values)
+        if not np.issubdtype(vals.dtype, np.floating) or vals.ndim != 1:
+            raise ValidationError("values must be a 1-D float array of spike times")
+        vals = vals.astype(np.float64, copy=False)
+        if len(off) != len(ids) + 1 or (len(off) and (off[0] < 0 or off[-1] > len(vals))):
+            raise ValidationError("offsets must have len(neuron_ids) + 1 entries within values")
+        if len(off) > 1 and np.any(off[1:] < off[:-1]):
+            raise ValidationError("offsets must be non-decreasing")
+        n = len(ids)
+        ts = np.broadcast_to(np.asarray(t_start, dtype=np.float64), (n,)).copy()
+        tp = np.broadcast_to(np.asarray(t_stop, dtype=np.float64), (n,)).copy()
+        if n > 1 and np.any(ids[1:] < ids[:-1]):
+            order = np.argsort(ids, kind="stable")
+            lengths = np.diff(off)[order]
+            starts = off[:-1][order]
+            new_off = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(lengths, out=new_off[1:])
+            idx = np.repeat(starts - new_off[:-1], lengths) + np.arange(new_off[-1])
+            ids, vals, off, ts, tp = ids[order], vals[idx], new_off, ts[order], tp[order]
+        elif len(off) and off[0] != 0:
+            vals, off = vals[off[0] : off[-1]], off - off[0]
+        units_str = _unit_string(pq.Quantity(1.0, units))
+        cols = _SpikeColumns(ids, units_str, ts, tp, off, vals)
+        _validate_spikes(cols, f"(sheet {sheet_name!r})")
+        return cls(
+            sheet_name=sheet_name,
+            time_units=units_str,
+            t_start=float(ts.min()) if n else None,
+            t_stop=float(tp.max()) if n else None,
+            n_neurons=n,
+            n_spikes=int(off[-1] - off[0]) if n else 0,
+            signal_names=(),
+            name=None,
+            description=None,
+            annotations={},
+            null=bool(null),
+            _spikes=cols if n else None,
+        )
+
     @property
     def spike_neuron_ids(self) -> np.ndarray:
         """Neuron ids of the spike trains, sorted (the row order of the spikes table)."""

@@ -153,27 +153,31 @@ class FileCache:
         """
         idx = self.index(rel)
         ids = np.asarray(neuron_ids, dtype=np.int64)
-        if idx.name is not None:
+        if idx.name is not None and name is not None:
             sel = np.flatnonzero(idx.name == name)
+            lo, hi = idx.id_min[sel], idx.id_max[sel]
         else:
-            sel = np.arange(len(idx.id_min))
-        lo, hi = idx.id_min[sel], idx.id_max[sel]
-        # Files are sorted by neuron_id within a signal, so group bounds are monotonic.
+            sel = None
+            lo, hi = idx.id_min, idx.id_max
+        # Files are sorted by neuron_id, so row-group bounds are monotonic.
         pos = np.searchsorted(hi, ids, side="left")
-        ok = pos < len(sel)
+        ok = pos < len(hi)
         ok[ok] &= lo[pos[ok]] <= ids[ok]
-        groups = np.unique(sel[pos[ok]])
-        if len(groups) == 0:
-            return self.file(rel).schema_arrow.empty_table().select(list(columns)), ok & False
+        if not ok.any():
+            return self.file(rel).schema_arrow.empty_table().select(list(columns)), ok
+        groups = np.unique(pos[ok]) if len(ids) > 1 else pos[ok]
+        if sel is not None:
+            groups = sel[groups]
         cols = list(columns) if "neuron_id" in columns else ["neuron_id", *columns]
         table = self.read_groups(rel, groups.tolist(), cols)
-        have = table.column("neuron_id").to_numpy()
-        order = np.argsort(have, kind="stable")
-        at = np.searchsorted(have[order], ids)
-        at_c = np.minimum(at, len(have) - 1)
-        found = (at < len(have)) & (have[order][at_c] == ids)
-        take = order[at_c[found]]
-        out = table.take(pa.array(take, type=pa.int64()))
+        have = table.column("neuron_id").to_numpy()  # ascending: rows are sorted by id
+        at = np.minimum(np.searchsorted(have, ids), len(have) - 1)
+        found = have[at] == ids
+        rows = at[found]
+        if len(rows) == 1:
+            out = table.slice(int(rows[0]), 1)  # zero-copy: the usual one-neuron read
+        else:
+            out = table.take(pa.array(rows, type=pa.int64()))
         if "neuron_id" not in columns:
             out = out.drop_columns(["neuron_id"])
         return out, found

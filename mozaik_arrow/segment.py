@@ -19,7 +19,7 @@ import quantities as pq
 from neo.core.spiketrainlist import SpikeTrainList
 
 from . import analytics
-from .neo_convert import analogsignal_from_arrow, spiketrains_from_arrow
+from .neo_convert import analogsignals_from_table, spiketrains_from_table
 from .reader import FileCache
 
 __all__ = ["MozaikSegment"]
@@ -122,12 +122,7 @@ class MozaikSegment(neo.Segment):
         self.full = self._trains_loaded = self._signals_loaded = False
 
     def _load_spiketrains(self) -> None:
-        path = self._row.get("spikes_file")
-        if path is None:
-            trains: list[neo.SpikeTrain] = []
-        else:
-            table = self._files.read_all(path, _SPIKE_COLUMNS)
-            trains = self._trains_from_table(table)
+        trains = spiketrains_from_table(self._read_all("spikes", _SPIKE_COLUMNS))
         for st in trains:
             st.segment = self
         self._spiketrains = SpikeTrainList(items=trains, parent=self)
@@ -140,20 +135,51 @@ class MozaikSegment(neo.Segment):
         self._analogsignals._items[:] = sigs
         self._signals_loaded = True
 
-    # -- per-neuron access -----------------------------------------------------------------
-    def _trains_from_table(self, table: pa.Table) -> list[neo.SpikeTrain]:
-        if table.num_rows == 0:
-            return []
-        values, offsets = _list_parts(table.column("times"))
-        return spiketrains_from_arrow(
-            table.column("neuron_id").to_numpy(),
-            values,
-            offsets,
-            table.column("units")[0].as_py(),
-            table.column("t_start").to_numpy(),
-            table.column("t_stop").to_numpy(),
-        )
+    # -- file access: a recording is one or more files per table ---------------------------
+    def _parts(self, table: str, name: str | None = None) -> tuple[list[str], np.ndarray]:
+        """Files of ``table`` (of signal ``name``) and the first neuron id of each."""
+        files = self._row.get(f"{table}_files") or []
+        first = np.asarray(self._row.get(f"{table}_first_ids") or [], dtype=np.int64)
+        if table == "signals":
+            keep = [i for i, n in enumerate(self._row.get("signals_file_names") or []) if n == name]
+            files = [files[i] for i in keep]
+            first = first[keep]
+        return files, first
 
+    def _read_all(self, table: str, columns: Sequence[str], name: str | None = None) -> pa.Table:
+        files, _ = self._parts(table, name)
+        tables = [self._files.read_all(f, columns) for f in files]
+        if not tables:
+            from .schema import TABLES, strip_field_docs
+
+            return strip_field_docs(TABLES[table]).empty_table().select(list(columns))
+        return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+    def _read_ids(
+        self, table: str, ids: np.ndarray, columns: Sequence[str], name: str | None = None
+    ) -> tuple[pa.Table, np.ndarray]:
+        """Rows of ``ids`` in the order asked, and which ids were found."""
+        files, first = self._parts(table, name)
+        found = np.zeros(len(ids), dtype=bool)
+        if not files:
+            return pa.table({}), found
+        if len(files) == 1:  # the common case: no bookkeeping across files
+            return self._files.read_neurons(files[0], ids, columns)
+        part = np.clip(np.searchsorted(first, ids, side="right") - 1, 0, len(files) - 1)
+        pieces, where = [], []
+        for p in np.unique(part):
+            asked = np.flatnonzero(part == p)
+            t, ok = self._files.read_neurons(files[p], ids[asked], columns)
+            found[asked[ok]] = True
+            pieces.append(t)
+            where.append(asked[ok])
+        out = pieces[0] if len(pieces) == 1 else pa.concat_tables(pieces)
+        order = np.concatenate(where)
+        if len(pieces) > 1 or not np.all(order[:-1] <= order[1:]):
+            out = out.take(pa.array(np.argsort(order, kind="stable")))
+        return out, found
+
+    # -- per-neuron access -----------------------------------------------------------------
     def get_spiketrain(self, neuron_id: int | Sequence[int]) -> Any:
         """Spike train of one neuron id, or a list of them in the order of ``neuron_id``.
 
@@ -164,45 +190,32 @@ class MozaikSegment(neo.Segment):
         """
         single = np.ndim(neuron_id) == 0
         ids = np.atleast_1d(np.asarray(neuron_id, dtype=np.int64))
-        path = self._row.get("spikes_file")
-        if path is None:
-            raise ValueError(f"neuron {ids[0]} has no spike train in segment {self.identifier}")
-        table, found = self._files.read_neurons(path, ids, _SPIKE_COLUMNS)
+        table, found = self._read_ids("spikes", ids, _SPIKE_COLUMNS)
         if not found.all():
-            missing = ids[~found][0]
             raise ValueError(
-                f"neuron {missing} has no spike train in segment {self.identifier} "
+                f"neuron {ids[~found][0]} has no spike train in segment {self.identifier} "
                 f"(sheet {self._row['sheet_name']!r})"
             )
-        trains = self._trains_from_table(table)
+        trains = spiketrains_from_table(table)
         for st in trains:
             st.segment = self
         return trains[0] if single else trains
 
     def _signal(self, name: str, ids: np.ndarray | None) -> neo.AnalogSignal:
-        path = self._row.get("signals_file")
-        if path is None or name not in (self._row.get("signal_names") or ()):
+        if name not in (self._row.get("signal_names") or ()):
             raise ValueError(f"segment {self.identifier} has no recorded signal {name!r}")
         if ids is None:
-            table = self._files.read_all(path, _SIGNAL_COLUMNS, name=name)
+            table = self._read_all("signals", _SIGNAL_COLUMNS, name)
         else:
-            table, found = self._files.read_neurons(path, ids, _SIGNAL_COLUMNS, name=name)
+            table, found = self._read_ids("signals", ids, _SIGNAL_COLUMNS, name)
             if not found.all():
                 raise ValueError(
                     f"neuron {ids[~found][0]} has no {name!r} signal in segment {self.identifier}"
                 )
-        values, offsets = _list_parts(table.column("samples"))
-        sig = analogsignal_from_arrow(
-            name,
-            table.column("neuron_id").to_numpy(),
-            values,
-            offsets,
-            table.column("units")[0].as_py(),
-            table.column("time_units")[0].as_py(),
-            float(table.column("t_start")[0].as_py()),
-            float(table.column("sampling_period")[0].as_py()),
+        (sig,) = analogsignals_from_table(
+            table.append_column("name", pa.repeat(pa.scalar(name), table.num_rows)),
+            annotations={"source_population": self._row["sheet_name"]},
         )
-        sig.annotations["source_population"] = self._row["sheet_name"]
         return sig
 
     def _signals_of(self, name: str, neuron_id: int | Sequence[int]) -> Any:
@@ -232,16 +245,10 @@ class MozaikSegment(neo.Segment):
 
     def get_stored_spike_train_ids(self) -> list[int]:
         """Ids of the neurons whose spikes are stored in this segment."""
-        path = self._row.get("spikes_file")
-        if path is None:
-            return []
-        return self._files.read_all(path, ["neuron_id"]).column("neuron_id").to_pylist()
+        return self._read_all("spikes", ["neuron_id"]).column("neuron_id").to_pylist()
 
     def _signal_ids(self, name: str) -> list[int]:
-        path = self._row.get("signals_file")
-        if path is None or name not in (self._row.get("signal_names") or ()):
-            return []
-        return self._files.read_all(path, ["neuron_id"], name=name).column("neuron_id").to_pylist()
+        return self._read_all("signals", ["neuron_id"], name).column("neuron_id").to_pylist()
 
     def get_stored_vm_ids(self) -> list[int]:
         """Ids of the neurons whose membrane potential is stored."""
@@ -256,37 +263,35 @@ class MozaikSegment(neo.Segment):
         return self._signal_ids(ISYN)
 
     # -- statistics, vectorised ------------------------------------------------------------
-    def mean_rates(self, start: pq.Quantity | None = None, end: pq.Quantity | None = None) -> np.ndarray:
+    def mean_rates(
+        self, start: pq.Quantity | None = None, end: pq.Quantity | None = None
+    ) -> np.ndarray:
         """Mean rate of every spike train in spikes/s, in the order of ``get_spiketrains()``.
 
         Without bounds only the stored spike counts are read. With ``start``/``end``
         (Quantities) it counts spikes with ``start <= t <= end`` (neo's ``time_slice``) and
         divides by ``end - start`` in seconds.
         """
-        path = self._row.get("spikes_file")
-        if path is None:
-            return np.empty(0)
         units = self._row["time_units"]
         if start is None and end is None:
-            t = self._files.read_all(path, ["n_spikes", "t_start", "t_stop"])
+            t = self._read_all("spikes", ["n_spikes", "t_start", "t_stop"])
             return analytics.mean_rates(
                 t.column("n_spikes").to_numpy(),
                 t.column("t_start").to_numpy(),
                 t.column("t_stop").to_numpy(),
                 units,
             )
-        t = self._files.read_all(path, ["t_start", "t_stop", "times"])
-        lo = float(start.rescale(units).magnitude) if start is not None else float(t.column("t_start")[0].as_py())
-        hi = float(end.rescale(units).magnitude) if end is not None else float(t.column("t_stop")[0].as_py())
+        t = self._read_all("spikes", ["t_start", "t_stop", "times"])
+        if t.num_rows == 0:
+            return np.empty(0)
+        lo = float(start.rescale(units).magnitude) if start is not None else self._row["t_start"]
+        hi = float(end.rescale(units).magnitude) if end is not None else self._row["t_stop"]
         values, offsets = _list_parts(t.column("times"))
         counts = analytics.window_counts(values, offsets, lo, hi)
         return counts / ((hi - lo) * analytics.seconds_per_unit(units))
 
     def _times(self) -> tuple[np.ndarray, np.ndarray]:
-        path = self._row.get("spikes_file")
-        if path is None:
-            return np.empty(0), np.zeros(1, dtype=np.int64)
-        return _list_parts(self._files.read_all(path, ["times"]).column("times"))
+        return _list_parts(self._read_all("spikes", ["times"]).column("times"))
 
     def isi(self) -> list[pq.Quantity]:
         """Inter-spike intervals of every spike train (``numpy.diff`` of each), with units."""

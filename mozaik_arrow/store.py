@@ -9,8 +9,8 @@ snapshot.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import json
 import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -56,21 +56,46 @@ def _partition(sheet_name: str, stimulus_key: str) -> str:
     return f"sheet={quote(sheet_name, safe='')}/stimulus={stimulus_key}"
 
 
-def _signal_groups(signals: pa.Table) -> list[int]:
-    """Row-group sizes for a signals table: ~32 k samples a group, never two signals in one."""
+def _balanced_cuts(weights: np.ndarray, per_file: int, align: int) -> list[tuple[int, int]]:
+    """Split rows into ``(start, stop)`` ranges of about ``per_file`` total weight each.
+
+    Cuts fall on multiples of ``align`` rows (row-group boundaries) and the ranges are about
+    equal, so that parts encode in parallel in about the same time.
+    """
+    n = len(weights)
+    total = int(weights.sum())
+    k = max(1, min(-(-total // per_file), -(-n // align)))
+    if k == 1:
+        return [(0, n)]
+    cum = np.cumsum(weights)
+    cuts = [0]
+    for j in range(1, k):
+        row = int(np.searchsorted(cum, total * j / k))
+        row = min(n, max(cuts[-1] + align, -(-row // align) * align))
+        if row >= n:
+            break
+        cuts.append(row)
+    cuts.append(n)
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
+
+
+def _spike_parts(spikes: pa.Table) -> list[tuple[int, int]]:
+    counts = spikes.column("n_spikes").to_numpy()
+    return _balanced_cuts(counts + 1, schema.SPIKES_PER_FILE, schema.SPIKES_ROWS_PER_GROUP)
+
+
+def _signal_parts(signals: pa.Table) -> list[tuple[str, int, int, int]]:
+    """``(name, start, stop, rows per group)`` of each signals file: one signal per file."""
     names = signals.column("name").to_numpy(zero_copy_only=False)
     n_samples = signals.column("n_samples").to_numpy()
-    sizes: list[int] = []
-    start = 0
-    while start < len(names):
-        stop = start
-        while stop < len(names) and names[stop] == names[start]:
-            stop += 1
-        per = max(1, schema.SIGNAL_VALUES_PER_GROUP // max(1, int(n_samples[start])))
-        for a in range(start, stop, per):
-            sizes.append(min(per, stop - a))
-        start = stop
-    return sizes
+    # Rows are sorted by (name, neuron_id): each name is one contiguous block.
+    edges = [0, *(np.flatnonzero(names[1:] != names[:-1]) + 1).tolist(), len(names)]
+    out = []
+    for start, stop in zip(edges[:-1], edges[1:], strict=True):
+        per_group = max(1, schema.SIGNAL_VALUES_PER_GROUP // max(1, int(n_samples[start])))
+        for a, b in _balanced_cuts(n_samples[start:stop], schema.SIGNAL_VALUES_PER_FILE, per_group):
+            out.append((str(names[start]), start + a, start + b, per_group))
+    return out
 
 
 class DataStore(DataStoreView):
@@ -222,6 +247,10 @@ class ArrowDataStore(DataStore):
     def add_recording(self, segments: neo.Segment | Sequence[neo.Segment], stimulus: Any) -> None:
         """Store the recordings of one stimulus presentation (one segment per sheet).
 
+        ``segments`` is a ``neo.Segment`` or a list of them, one per sheet, as PyNN's
+        ``get_data()`` gives them; a :class:`~mozaik_arrow.neo_convert.Recording` built by
+        ``Recording.from_arrays`` may stand in for a segment (no neo objects needed).
+
         Durable when it returns. Raises ``ValueError`` (and writes nothing) when a segment
         is malformed or a sheet already has a recording of this stimulus.
         """
@@ -233,11 +262,15 @@ class ArrowDataStore(DataStore):
 
     def _add_recording(self, segments: Any, stimulus: Any, null: bool) -> None:
         self._require_writable()
-        segs = [segments] if isinstance(segments, neo.Segment) else segments
+        segs = [segments] if isinstance(segments, (neo.Segment, Recording)) else segments
         if not isinstance(segs, (list, tuple)) or not segs:
             raise ValidationError("segments must be a neo.Segment or a non-empty list of them")
         string, key, params = canonical_stimulus(stimulus)
-        recs: list[Recording] = [recording_from_segment(s, null=null) for s in segs]
+        recs: list[Recording] = [
+            dataclasses.replace(s, null=null) if isinstance(s, Recording)
+            else recording_from_segment(s, null=null)
+            for s in segs
+        ]
         sheets = [r.sheet_name for r in recs]
         if len(set(sheets)) != len(sheets):
             raise ValidationError(f"two segments of one recording share a sheet: {sheets}")
@@ -253,16 +286,26 @@ class ArrowDataStore(DataStore):
             meta = {"mozaik_arrow.segment_id": sid, "mozaik_arrow.stimulus": key}
             row = _segment_row(rec, sid, key, null)
             if spikes is not None:
-                row["spikes_file"] = f"spikes/{part}/{os.urandom(8).hex()}.parquet"
-                groups = _fixed_groups(spikes.num_rows, schema.SPIKES_ROWS_PER_GROUP)
-                jobs.append(("spikes", spikes, row["spikes_file"], groups, meta))
+                for a, b in _spike_parts(spikes):
+                    path = f"spikes/{part}/{os.urandom(8).hex()}.parquet"
+                    tbl = spikes.slice(a, b - a)
+                    row["spikes_files"].append(path)
+                    row["spikes_first_ids"].append(tbl.column("neuron_id")[0].as_py())
+                    groups = _fixed_groups(b - a, schema.SPIKES_ROWS_PER_GROUP)
+                    jobs.append(("spikes", tbl, path, groups, meta))
             if signals is not None:
-                row["signals_file"] = f"signals/{part}/{os.urandom(8).hex()}.parquet"
-                jobs.append(("signals", signals, row["signals_file"], _signal_groups(signals), meta))
+                for name, a, b, per_group in _signal_parts(signals):
+                    path = f"signals/{part}/{os.urandom(8).hex()}.parquet"
+                    tbl = signals.slice(a, b - a)
+                    row["signals_files"].append(path)
+                    row["signals_file_names"].append(name)
+                    row["signals_first_ids"].append(tbl.column("neuron_id")[0].as_py())
+                    jobs.append(("signals", tbl, path, _fixed_groups(b - a, per_group), meta))
             rows.append(row)
         try:
-            # pyarrow encodes without the GIL: files of different sheets encode in parallel.
-            with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1) or 1) as pool:
+            # pyarrow encodes without the GIL: the files of a recording encode in parallel.
+            workers = max(1, min(len(jobs), os.cpu_count() or 1))
+            with ThreadPoolExecutor(max_workers=workers) as pool:
                 for f in [
                     pool.submit(txn.stage, t, tbl, path, group_sizes=g, metadata=m)
                     for t, tbl, path, g, m in jobs
@@ -455,11 +498,14 @@ def _segment_row(rec: Recording, sid: str, key: str, null: bool) -> dict[str, An
         "n_neurons": rec.n_neurons,
         "n_spikes": rec.n_spikes,
         "signal_names": list(rec.signal_names),
-        "spikes_file": None,
-        "signals_file": None,
+        "spikes_files": [],
+        "spikes_first_ids": [],
+        "signals_files": [],
+        "signals_file_names": [],
+        "signals_first_ids": [],
         "name": rec.name,
         "description": rec.description,
-        "annotations": json.dumps(rec.annotations) if rec.annotations else None,
+        "annotations": repr(rec.annotations) if rec.annotations else None,
     }
 
 

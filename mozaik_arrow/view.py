@@ -121,7 +121,7 @@ class DataStoreView:
         return self._recordings()
 
     def _files_of(self, column: str) -> list[str]:
-        df = self._recordings().select(column).drop_nulls().collect()
+        df = self._recordings().select(pl.col(column).explode()).drop_nulls().collect()
         return df.to_series().to_list()
 
     def spikes(self) -> pl.LazyFrame:
@@ -129,14 +129,14 @@ class DataStoreView:
 
         Times are in the units each recording came in (the ``units`` column).
         """
-        lf = _scan(self.full_datastore.root, "spikes", self._files_of("spikes_file"))
+        lf = _scan(self.full_datastore.root, "spikes", self._files_of("spikes_files"))
         cols = ["segment_id", "sheet_name", "stimulus", "null", "neuron_id", "units",
                 "t_start", "t_stop", "n_spikes", "times"]
         return lf.select(cols)
 
     def signals(self, name: str | None = None) -> pl.LazyFrame:
         """One row per neuron per recorded signal per recording (``name`` filters signals)."""
-        lf = _scan(self.full_datastore.root, "signals", self._files_of("signals_file"))
+        lf = _scan(self.full_datastore.root, "signals", self._files_of("signals_files"))
         if name is not None:
             lf = lf.filter(pl.col("name") == name)
         cols = ["segment_id", "sheet_name", "stimulus", "null", "neuron_id", "name", "units",

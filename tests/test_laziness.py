@@ -25,7 +25,7 @@ def _copy(src, dst):
 def test_views_and_segments_work_without_recording_files(filled_store, tmp_path):
     store_dir = _copy(filled_store, tmp_path / "copy")
     with ma.open(store_dir, "r") as store:
-        spikes_file = store.get_segments()[0]._row["spikes_file"]
+        spikes_file = store.get_segments()[0]._row["spikes_files"][0]
     shutil.rmtree(store_dir / "spikes")
     shutil.rmtree(store_dir / "signals")
     with ma.open(store_dir, "r") as store:
@@ -74,7 +74,7 @@ def test_one_neuron_reads_only_its_row_group(store_path):
     with ma.open(store_path, "w") as store:
         store.add_recording(seg_in, STIM)
     with ma.open(store_path, "r") as store:
-        path = store_path / store.get_segments()[0]._row["spikes_file"]
+        path = store_path / store.get_segments()[0]._row["spikes_files"][0]
     ranges = _group_byte_ranges(path)
     assert len(ranges) == 10
     target_group = 4
