@@ -36,7 +36,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -49,14 +48,17 @@ from .errors import (
     StoreExistsError,
 )
 from .filesystem import LocalFileSystem
+from .snapshot import ROW_TABLES, Snapshot, from_checkpoint
 
-__all__ = ["Log", "Snapshot", "Transaction", "Changes", "LOG_DIR", "STAGING_DIR", "LOCK_FILE"]
+__all__ = ["Log", "Transaction", "Changes", "LOG_DIR", "STAGING_DIR", "LOCK_FILE"]
 
 LOG_DIR = "_log"
 STAGING_DIR = "_staging"
 LOCK_FILE = "_lock"
 _ALIVE = ".alive"
-_ROW_TABLES = ("segments", "stimuli", "sensory")
+CHECKPOINT_EVERY = 100
+"""A checkpoint of the whole state is written every this many commits (flat open time)."""
+_LAST_CHECKPOINT = f"{LOG_DIR}/_last_checkpoint"
 
 CRASH_ENV = "MOZAIK_ARROW_CRASH_AT"
 """Fault injection for tests: the commit step at which the process kills itself (SIGKILL)."""
@@ -71,97 +73,9 @@ def _log_name(version: int) -> str:
     return f"{LOG_DIR}/{version:020d}.json"
 
 
-class _Index:
-    """Identity keys of committed rows, shared by the snapshots of one log lineage.
-
-    Each key remembers the version that added it, so an older snapshot sharing the index
-    still answers as of its own version. Lookups are O(1); extending is O(rows added).
-    """
-
-    def __init__(self) -> None:
-        self.version = 0
-        self.keys: dict[tuple[str, Any], tuple[int, Any]] = {}
-
-    def add(self, version: int, rows: dict[str, list[dict[str, Any]]]) -> None:
-        for table, key_of in _KEYS.items():
-            for row in rows.get(table, ()):
-                self.keys.setdefault((table, key_of(row)), (version, row))
-        self.version = version
-
-    def copy_upto(self, version: int) -> _Index:
-        new = _Index()
-        new.keys = {k: v for k, v in self.keys.items() if v[0] <= version}
-        new.version = version
-        return new
-
-
-# What makes a row unique, per metadata table.
-_KEYS = {
-    "segments": lambda r: (r["sheet_name"], r["stimulus"], bool(r["null"])),
-    "stimuli": lambda r: r["stimulus"],
-    "sensory": lambda r: r["stimulus"],
-}
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The committed state of a store at one log version (an immutable value).
-
-    Rows are kept as the per-commit chunks the log holds; frames are built on demand.
-    """
-
-    version: int = 0
-    files: frozenset[str] = frozenset()
-    chunks: dict[str, tuple[tuple[dict[str, Any], ...], ...]] = field(
-        default_factory=lambda: {t: () for t in _ROW_TABLES}
-    )
-    neurons_file: str | None = None
-    index: _Index = field(default_factory=_Index, compare=False, repr=False)
-
-    def rows(self, table: str) -> list[dict[str, Any]]:
-        return [r for chunk in self.chunks[table] for r in chunk]
-
-    def lookup(self, table: str, key: Any) -> dict[str, Any] | None:
-        """The committed row of ``table`` with identity ``key`` (see ``_KEYS``), if any."""
-        hit = self.index.keys.get((table, key))
-        return hit[1] if hit is not None and hit[0] <= self.version else None
-
-    def frame(self, table: str) -> pl.DataFrame:
-        """The metadata table as a polars DataFrame in commit order (cached per snapshot)."""
-        cache = self.__dict__.setdefault("_frames", {})
-        if table not in cache:
-            arrow_schema = schema.TABLES[table] if table != "sensory" else _SENSORY_INDEX
-            empty = pl.from_arrow(schema.strip_field_docs(arrow_schema).empty_table())
-            rows = self.rows(table)
-            cache[table] = (
-                pl.DataFrame(rows, schema=empty.schema, orient="row") if rows else empty
-            )
-        return cache[table]
-
-    def apply(self, record: dict[str, Any]) -> Snapshot:
-        """The snapshot after one more log record."""
-        files = set(self.files)
-        files.update(f["path"] for f in record.get("files", ()))
-        files.difference_update(record.get("removed", ()))
-        chunks = dict(self.chunks)
-        for table, rows in record.get("rows", {}).items():
-            if rows:
-                chunks[table] = chunks.get(table, ()) + (tuple(rows),)
-        neurons = record.get("neurons_file", self.neurons_file)
-        index = self.index if self.index.version == self.version else self.index.copy_upto(self.version)
-        index.add(record["version"], record.get("rows", {}))
-        return Snapshot(record["version"], frozenset(files), chunks, neurons, index)
-
-
-# The in-memory index of sensory stimuli: which file holds which stimulus.
-_SENSORY_INDEX = pa.schema(
-    [
-        pa.field("stimulus", pa.string(), nullable=False),
-        pa.field("stimulus_string", pa.string(), nullable=False),
-        pa.field("path", pa.string(), nullable=False),
-        pa.field("version", pa.int64(), nullable=False),
-    ]
-)
+def _checkpoint_name(version: int, suffix: str) -> str:
+    # "<version>.checkpoint.<...>": never mistaken for a commit record "<version>.json".
+    return f"{LOG_DIR}/{version:020d}.checkpoint.{suffix}"
 
 
 @dataclass
@@ -199,6 +113,8 @@ class Log:
         return self._snapshot
 
     def _read_after(self, snap: Snapshot) -> Snapshot:
+        if snap.version == 0:
+            snap = self._read_checkpoint() or snap
         version = snap.version + 1
         while True:
             name = _log_name(version)
@@ -214,6 +130,23 @@ class Log:
                 raise CorruptFileError(self.fs.full(name), "commit record has the wrong version")
             snap = snap.apply(record)
             version += 1
+
+    def _read_checkpoint(self) -> Snapshot | None:
+        """The state at the latest checkpoint, or None (then the log is replayed from 1)."""
+        try:
+            version = int(self.fs.read_bytes(_LAST_CHECKPOINT))
+            info = json.loads(self.fs.read_bytes(_checkpoint_name(version, "json")))
+            tables = {
+                t: pq.read_table(self.fs.full(_checkpoint_name(version, f"{t}.parquet")))
+                for t in ROW_TABLES
+            }
+            files = pq.read_table(self.fs.full(_checkpoint_name(version, "files.parquet")))
+        except (OSError, ValueError, KeyError, pa.ArrowException):
+            # A missing or damaged checkpoint only costs time: the log holds everything.
+            return None
+        return from_checkpoint(
+            version, files.column("path").to_pylist(), tables, info.get("neurons_file")
+        )
 
     # -- writing -------------------------------------------------------------------------
     def _require_writable(self) -> None:
@@ -371,12 +304,40 @@ class Transaction:
                 _crash_point("locked")
                 record = self._publish(snap, changes)
                 log._snapshot = snap.apply(record)
+                if record["version"] % CHECKPOINT_EVERY == 0:
+                    self._checkpoint(log._snapshot)
         except BaseException:
             self.abort()
             raise
         self.done = True
         _crash_point("done")
         return log._snapshot
+
+    def _checkpoint(self, snap: Snapshot) -> None:
+        """Write the whole state at ``snap.version`` so later opens skip replaying the log.
+
+        Parquet tables first, then the manifest (by link), then the pointer (by rename): a
+        crash in between leaves an unused checkpoint, never a wrong one. Failures are not
+        fatal: the commit is already durable and the log alone is complete.
+        """
+        fs, v = self.fs, snap.version
+        try:
+            for name, table in [*((t, snap.table(t)) for t in ROW_TABLES),
+                                ("files", pa.table({"path": sorted(snap.files)}))]:
+                tmp = f"{self.staging}/{uuid.uuid4().hex}.tmp"
+                pq.write_table(table, fs.full(tmp), compression="zstd")
+                fs.fsync_file(tmp)
+                fs.rename(tmp, _checkpoint_name(v, f"{name}.parquet"))
+            tmp = f"{self.staging}/{uuid.uuid4().hex}.tmp"
+            info = {"version": v, "neurons_file": snap.neurons_file}
+            fs.write_bytes_durable(tmp, json.dumps(info).encode())
+            fs.link_exclusive(tmp, _checkpoint_name(v, "json"))
+            fs.remove(tmp)
+            fs.write_bytes_durable(tmp, str(v).encode())
+            fs.rename(tmp, _LAST_CHECKPOINT)
+            fs.fsync_dir(LOG_DIR)
+        except Exception:  # noqa: BLE001 - best effort, see the docstring
+            pass
 
     def _publish(self, snap: Snapshot, changes: Changes) -> dict[str, Any]:
         fs = self.fs

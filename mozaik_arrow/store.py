@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from . import schema
 from ._version import __version__
-from .commit import Changes, Log, Snapshot, create_store, read_format
+from .commit import Changes, Log, create_store, read_format
 from .errors import (
     DuplicateError,
     NotAStoreError,
@@ -37,6 +37,7 @@ from .neo_convert import Recording, recording_from_segment
 from .neurons import NeuronState, neurons_table, read_neurons
 from .parametrized import canonical_stimulus
 from .reader import FileCache
+from .snapshot import Snapshot
 from .view import DataStoreView
 
 __all__ = ["DataStore", "ArrowDataStore", "Hdf5DataStore", "open"]
@@ -476,7 +477,7 @@ class ArrowDataStore(DataStore):
         snap = self._log.snapshot(refresh=False)
         return (
             f"<ArrowDataStore {self.root} mode={self.mode!r} version={snap.version} "
-            f"recordings={len(snap.rows('segments'))}>"
+            f"recordings={snap.num_rows('segments')}>"
         )
 
 

@@ -1,0 +1,106 @@
+"""The commit log: checkpoints, concurrent writers, uniqueness across processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mozaik_arrow as ma
+from mozaik_arrow import commit
+from mozaik_arrow.synthetic import synthetic_segment
+
+from ._crash_writer import stimulus
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _state(path):
+    with ma.open(path, "r") as s:
+        snap = s._snapshot()
+        return (snap.version, sorted(snap.files), s.segments_frame().collect().to_dicts(),
+                s.get_stimuli(), [st.magnitude.tobytes() for st in s.get_segments()[-1].get_spiketrains()])
+
+
+def test_checkpoints_give_the_same_state_as_the_log(store_path, monkeypatch):
+    monkeypatch.setattr(commit, "CHECKPOINT_EVERY", 4)
+    with ma.open(store_path, "w") as store:
+        for i in range(10):
+            store.add_recording(synthetic_segment("V1_Exc_L4", 5, seed=i), stimulus(i))
+            store.add_stimulus(np.full((2, 2), i), stimulus(i))
+    log = store_path / "_log"
+    assert (log / "_last_checkpoint").read_text() == "20"
+    with_checkpoint = _state(store_path)
+    assert with_checkpoint[0] == 20 and len(with_checkpoint[2]) == 10
+    # without any checkpoint the log alone gives the same state
+    for p in log.glob("*.checkpoint.*"):
+        p.unlink()
+    assert _state(store_path) == with_checkpoint
+    # a damaged checkpoint is ignored, not trusted
+    (log / "_last_checkpoint").write_text("8")
+    assert _state(store_path) == with_checkpoint
+    # uniqueness still holds after a reopen from a checkpoint
+    with ma.open(store_path, "a") as store:
+        with pytest.raises(ValueError, match="already has a recording"):
+            store.add_recording(synthetic_segment("V1_Exc_L4", 5, seed=1), stimulus(3))
+        with pytest.raises(ValueError, match="already has a sensory"):
+            store.add_stimulus(np.zeros(1), stimulus(3))
+
+
+def test_checkpoint_is_read_on_open(store_path, monkeypatch):
+    monkeypatch.setattr(commit, "CHECKPOINT_EVERY", 3)
+    with ma.open(store_path, "w") as store:
+        for i in range(6):
+            store.add_recording(synthetic_segment("V1_Exc_L4", 5, seed=i), stimulus(i))
+    # records up to the checkpoint are not needed any more: hide them
+    log = store_path / "_log"
+    for v in range(1, 7):
+        (log / f"{v:020d}.json").rename(log / f"{v:020d}.hidden")
+    with ma.open(store_path, "r") as store:
+        assert len(store.get_segments()) == 6
+        assert store._snapshot().version == 6
+
+
+@pytest.mark.parametrize("writers", [2, 4])
+def test_concurrent_writers_lose_nothing(store_path, writers):
+    ma.open(store_path, "w").close()
+    per = 6
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "tests._append_writer", str(store_path),
+                          str(w * per), str(per)], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for w in range(writers)
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    with ma.open(store_path, "r") as store:
+        trials = sorted(ma.parametrized.parse_stimulus_string(s)["trial"]
+                        for s in store.get_stimuli())
+        assert trials == list(range(writers * per))
+        versions = store.segments_frame().collect()["version"].to_list()
+        # one commit per recording, numbered without gaps or repeats
+        assert sorted(versions) == list(range(1, writers * per + 1))
+    assert sorted(p.name for p in (store_path / "_log").glob("0*.json")) == [
+        f"{v:020d}.json" for v in range(1, writers * per + 1)
+    ]
+
+
+def test_racing_identical_recordings_one_wins(store_path):
+    ma.open(store_path, "w").close()
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "tests._append_writer", str(store_path), "0", "1"],
+                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    results = [p.communicate(timeout=300) + (p.returncode,) for p in procs]
+    assert sum(rc == 0 for _, _, rc in results) == 1
+    for _out, err, rc in results:
+        if rc != 0:
+            assert "already has a recording" in err
+    with ma.open(store_path, "r") as store:
+        assert len(store.get_segments()) == 1
+    assert not list((store_path / "spikes").rglob("*.parquet"))[1:]  # exactly one file
