@@ -8,7 +8,7 @@ the ``neo.SpikeTrain`` objects as views of the decoded Arrow buffer.
 
 from __future__ import annotations
 
-import json
+import ast
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,7 +60,8 @@ class MozaikSegment(neo.Segment):
         super().__init__(
             name=row.get("name"),
             description=row.get("description"),
-            **(json.loads(row["annotations"]) if row.get("annotations") else {}),
+            # Written by the store as repr() of plain literals; literal_eval never runs code.
+            **(ast.literal_eval(row["annotations"]) if row.get("annotations") else {}),
         )
         # neo's ObjectList links children through an attribute named after the parent's
         # class ("mozaiksegment" here), which neo objects lack; we set .segment ourselves.
@@ -296,7 +297,7 @@ class MozaikSegment(neo.Segment):
     def isi(self) -> list[pq.Quantity]:
         """Inter-spike intervals of every spike train (``numpy.diff`` of each), with units."""
         units = pq.Quantity(1.0, self._row["time_units"]).units
-        return [pq.Quantity(d, units, copy=False) for d in analytics.isi(*self._times())]
+        return [pq.Quantity(d, units) for d in analytics.isi(*self._times())]
 
     def cv_isi(self) -> list[float | None]:
         """Coefficient of variation of each train's ISIs (None with four ISIs or fewer)."""

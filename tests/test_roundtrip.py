@@ -235,3 +235,20 @@ def test_identify_unpresented_stimuli(sim, filled_store):
         new = dict(first, trial=5)
         reordered = {k: first[k] for k in sorted(first, reverse=True)}
         assert store.identify_unpresented_stimuli([new, reordered, first]) == [new]
+
+
+def test_segment_name_description_and_annotations_round_trip(store_path):
+    from mozaik_arrow.synthetic import synthetic_segment
+
+    seg = synthetic_segment("V1_Exc_L4", 4, seed=1)
+    seg.name, seg.description = "segment000", "first presentation"
+    seg.annotations.update(trial_note="ok", weights=(1.5, 2.0), count=np.int64(3), flag=True)
+    with ma.open(store_path, "w") as store:
+        store.add_recording(seg, {"name": "Blank", "trial": 0})
+    with ma.open(store_path, "r") as store:
+        got = store.get_segments()[0]
+        assert got.name == "segment000" and got.description == "first presentation"
+        assert got.annotations["trial_note"] == "ok" and got.annotations["weights"] == (1.5, 2.0)
+        assert got.annotations["count"] == 3 and got.annotations["flag"] is True
+        assert got.annotations["sheet_name"] == "V1_Exc_L4"
+        assert got.annotations["stimulus"] == canonical_stimulus({"name": "Blank", "trial": 0})[0]
