@@ -82,13 +82,7 @@ def _demo(args: argparse.Namespace) -> int:
                          orientations=tuple(args.orientations), seed=args.seed)
     t1 = time.perf_counter()
     with open_store(args.dir, "w") as store:
-        store.set_neuron_ids(result.neuron_ids)
-        store.set_neuron_positions(result.neuron_positions)
-        store.set_neuron_annotations(result.neuron_annotations)
-        for p in result.recordings:
-            store.add_recording(p.segments, p.stimulus)
-            store.add_stimulus(p.sensory, p.stimulus)
-            store.add_null_recording(p.null_segments, p.stimulus)
+        result.write_to(store)
     t2 = time.perf_counter()
     print(f"simulated {sum(len(v) for v in result.neuron_ids.values())} neurons, "
           f"{len(result.recordings)} stimuli with PyNN/NEST in {t1 - t0:.1f} s; "

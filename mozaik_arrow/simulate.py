@@ -90,6 +90,18 @@ class SimulationResult:
     timestep: float
     seed: int
 
+    def write_to(self, store: Any) -> None:
+        """Record everything into a writable store, in the order a mozaik experiment does:
+        neuron metadata, then per stimulus its recording, sensory array and null recording.
+        """
+        store.set_neuron_ids(self.neuron_ids)
+        store.set_neuron_positions(self.neuron_positions)
+        store.set_neuron_annotations(self.neuron_annotations)
+        for p in self.recordings:
+            store.add_recording(p.segments, p.stimulus)
+            store.add_stimulus(p.sensory, p.stimulus)
+            store.add_null_recording(p.null_segments, p.stimulus)
+
 
 def grating_stimulus(orientation: float, contrast: float, trial: int = 0,
                      duration: float = 300.0) -> dict[str, Any]:

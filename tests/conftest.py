@@ -32,11 +32,5 @@ def filled_store(sim, tmp_path_factory):
 
     path = tmp_path_factory.mktemp("filled") / "store"
     with ma.open(path, "w") as store:
-        store.set_neuron_ids(sim.neuron_ids)
-        store.set_neuron_positions(sim.neuron_positions)
-        store.set_neuron_annotations(sim.neuron_annotations)
-        for p in sim.recordings:
-            store.add_null_recording(p.null_segments, p.stimulus)
-            store.add_recording(p.segments, p.stimulus)
-            store.add_stimulus(p.sensory, p.stimulus)
+        sim.write_to(store)
     return path
