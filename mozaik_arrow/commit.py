@@ -85,6 +85,7 @@ class Changes:
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     metadata_tables: dict[str, pa.Table] = field(default_factory=dict)
     neurons_file: str | None = None
+    removed: list[str] = field(default_factory=list)  # committed files this commit replaces
 
 
 class Log:
@@ -245,14 +246,18 @@ class Transaction:
         *,
         group_sizes: Iterable[int] | None = None,
         metadata: dict[str, str] | None = None,
+        arrow_schema: pa.Schema | None = None,
     ) -> str:
         """Encode ``table`` to a staged temp file that will become ``path`` on commit.
 
         ``group_sizes`` gives the row-group sizes in order (default: the table's policy);
-        ``metadata`` adds key/value pairs to the Parquet footer.
+        ``metadata`` adds key/value pairs to the Parquet footer; ``arrow_schema`` replaces
+        the table's schema for tables whose columns vary (ADS metadata and payloads).
         """
         tmp = f"{self.staging}/{uuid.uuid4().hex}.tmp"
-        out_schema = schema.strip_field_docs(schema.TABLES[table_name])
+        out_schema = schema.strip_field_docs(
+            arrow_schema if arrow_schema is not None else schema.TABLES[table_name]
+        )
         if metadata:
             merged = dict(out_schema.metadata or {})
             merged.update({k.encode(): v.encode() for k, v in metadata.items()})
@@ -261,7 +266,7 @@ class Transaction:
         sizes = list(group_sizes) if group_sizes is not None else [schema.METADATA_ROWS_PER_GROUP]
         try:
             with pq.ParquetWriter(
-                self.fs.full(tmp), out_schema, **schema.writer_options(table_name)
+                self.fs.full(tmp), out_schema, **schema.writer_options(table_name, out_schema)
             ) as writer:
                 if group_sizes is None:
                     writer.write_table(table, row_group_size=sizes[0])
@@ -385,7 +390,7 @@ class Transaction:
         self, snap: Snapshot, changes: Changes, files: list[dict[str, Any]]
     ) -> dict[str, Any]:
         fs = self.fs
-        removed = []
+        removed = list(changes.removed)
         if changes.neurons_file is not None and snap.neurons_file is not None:
             removed.append(snap.neurons_file)
         record = {

@@ -54,6 +54,7 @@ class FileCache:
         self.max_open = max_open
         self._files: OrderedDict[str, pq.ParquetFile] = OrderedDict()
         self._index: dict[str, GroupIndex] = {}
+        self._starts: dict[str, np.ndarray] = {}
 
     def _wrap(self, rel: str, exc: BaseException) -> Exception:
         full = self.fs.full(rel)
@@ -182,9 +183,31 @@ class FileCache:
             out = out.drop_columns(["neuron_id"])
         return out, found
 
+    def read_rows(self, rel: str, rows: Sequence[int], columns: Sequence[str] | None = None) -> pa.Table:
+        """Rows of ``rel`` by position, in the order asked (reads only their row groups)."""
+        starts = self._starts.get(rel)
+        if starts is None:
+            md = self.file(rel).metadata
+            counts = [md.row_group(i).num_rows for i in range(md.num_row_groups)]
+            starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            self._starts[rel] = starts
+        want = np.asarray(rows, dtype=np.int64)
+        if len(want) and (want.min() < 0 or want.max() >= starts[-1]):
+            raise CorruptFileError(self.fs.full(rel), f"no row {int(want.max())} in this file")
+        groups = np.unique(np.searchsorted(starts, want, side="right") - 1)
+        cols = list(columns) if columns is not None else self.file(rel).schema_arrow.names
+        table = self.read_groups(rel, groups.tolist(), cols)
+        # position of each group's first row within the concatenated table
+        sizes = starts[groups + 1] - starts[groups]
+        base = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        g = np.searchsorted(starts, want, side="right") - 1
+        local = base[np.searchsorted(groups, g)] + (want - starts[g])
+        return table.take(pa.array(local, type=pa.int64()))
+
     def clear(self) -> None:
         """Close every open file and forget cached footers (e.g. after files were replaced)."""
         for pf in self._files.values():
             pf.close()
         self._files.clear()
         self._index.clear()
+        self._starts.clear()

@@ -158,6 +158,26 @@ NEURONS = pa.schema(
     metadata={FORMAT_KEY: str(FORMAT_VERSION).encode(), TABLE_KEY: b"neurons"},
 )
 
+ADS = pa.schema(
+    [
+        _field("ads_key", pa.string(), doc="identity: a + 32 hex of the normalised parameters"),
+        _field("identifier", pa.string(), doc="ADS type (class name)"),
+        _field("stimulus", pa.string(), nullable=True, doc="stimulus key of stimulus_id"),
+        _field("tags", _list(pa.string()), doc="the ADS's tags"),
+        _field("_params", pa.string(), doc="every declared parameter, JSON (exact values)"),
+        _field("_declared", _list(pa.string()), doc="parameter names the ADS type declares"),
+        _field("_version", pa.int64(), doc="commit version that added the ADS"),
+        _field("_position", pa.int64(), doc="order within that commit"),
+        _field("_payload_file", pa.string(), doc="payload file, relative to the root"),
+        _field("_payload_row", pa.int64(), doc="row of the payload file"),
+    ],
+    metadata={FORMAT_KEY: str(FORMAT_VERSION).encode(), TABLE_KEY: b"ads"},
+)
+"""Fixed columns of the ADS metadata table. Every parameter of the ADS (``sheet_name``,
+``value_name``, ``period``, ``stimulus_id``, ...) follows as a column of its own, typed by its
+values; files of different ADS types hold different parameter columns (read them with
+duckdb's ``union_by_name = true`` or polars' ``how="diagonal_relaxed"``)."""
+
 TABLES: dict[str, pa.Schema] = {
     "spikes": SPIKES,
     "signals": SIGNALS,
@@ -165,6 +185,7 @@ TABLES: dict[str, pa.Schema] = {
     "stimuli": STIMULI,
     "sensory": SENSORY,
     "neurons": NEURONS,
+    "ads": ADS,
 }
 
 # Partition columns per table (directory names, hive style); files never hold them.
@@ -175,6 +196,8 @@ PARTITIONS: dict[str, tuple[str, ...]] = {
     "segments": (),
     "stimuli": (),
     "neurons": (),
+    "ads": (),
+    "ads_payloads": ("identifier",),
 }
 
 # Globs for ad-hoc use by polars / duckdb; documented in the README.
@@ -184,7 +207,7 @@ GLOBS: dict[str, str] = {
 }
 
 
-def writer_options(table: str) -> dict[str, Any]:
+def writer_options(table: str, arrow_schema: pa.Schema | None = None) -> dict[str, Any]:
     """Keyword arguments for ``pyarrow.parquet.ParquetWriter`` for one table.
 
     Payload columns (lists of floats: spike times, samples; raw bytes) are zstd-compressed,
@@ -194,7 +217,7 @@ def writer_options(table: str) -> dict[str, Any]:
     of them (ids, counts, t_start/t_stop) 2-3x faster. Every page has a CRC, so a flipped
     bit is detected instead of returned.
     """
-    schema = TABLES[table]
+    schema = arrow_schema if arrow_schema is not None else TABLES[table]
     compression: dict[str, str] = {}
     encoding: dict[str, str] = {}
     dictionary: list[str] = []
@@ -209,6 +232,8 @@ def writer_options(table: str) -> dict[str, Any]:
         elif pa.types.is_large_binary(f.type):
             compression[f.name] = "zstd"
             encoding[f.name] = "PLAIN"
+        elif pa.types.is_list(f.type) or pa.types.is_fixed_size_list(f.type) or pa.types.is_struct(f.type):
+            compression[f.name] = "zstd"  # nested payload columns of analysis results
         elif f.name in ("neuron_id", "index"):
             compression[f.name] = "none"
             encoding[f.name] = "DELTA_BINARY_PACKED"
@@ -224,6 +249,19 @@ def writer_options(table: str) -> dict[str, Any]:
     }
 
 
+def compliant(type_: pa.DataType) -> pa.DataType:
+    """``type_`` as a Parquet file gives it back: list elements named ``element``."""
+    if pa.types.is_large_list(type_) or pa.types.is_list(type_) or pa.types.is_fixed_size_list(type_):
+        f = type_.value_field
+        inner = pa.field("element", compliant(f.type), nullable=f.nullable)
+        if pa.types.is_fixed_size_list(type_):
+            return pa.list_(inner, type_.list_size)
+        return pa.large_list(inner) if pa.types.is_large_list(type_) else pa.list_(inner)
+    if pa.types.is_struct(type_):
+        return pa.struct([pa.field(f.name, compliant(f.type), f.nullable) for f in type_])
+    return type_
+
+
 def describe(schema: pa.Schema) -> dict[str, Any]:
     """Machine-readable description of one table schema (the content of ``schemas/*.json``)."""
     meta = schema.metadata or {}
@@ -232,6 +270,8 @@ def describe(schema: pa.Schema) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "partitioning": list(PARTITIONS[meta[TABLE_KEY].decode()]),
         "glob": GLOBS[meta[TABLE_KEY].decode()],
+        # The ADS table adds one column per analysis parameter after its fixed columns.
+        "open_columns": meta[TABLE_KEY] == b"ads",
         "metadata_keys": sorted(k.decode() for k in meta),
         "fields": [
             {
@@ -245,11 +285,34 @@ def describe(schema: pa.Schema) -> dict[str, Any]:
     }
 
 
-def write_schema_files(directory: str | Path) -> list[Path]:
-    """Write ``<table>.json`` for every table and ``format.json`` into ``directory``."""
+def write_schema_files(
+    directory: str | Path, payloads: dict[str, pa.Schema] | None = None
+) -> list[Path]:
+    """Write ``<table>.json`` for every table and ``format.json`` into ``directory``.
+
+    ``payloads`` (``mozaik_arrow.ads.PAYLOAD_SCHEMAS``) adds ``ads_payloads.json``: the
+    payload schema of each analysis-result type, stored under ``ads_payloads/identifier=<type>/``.
+    """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     written = []
+    if payloads is not None:
+        p = out / "ads_payloads.json"
+        doc = {
+            "table": "ads_payloads",
+            "format_version": FORMAT_VERSION,
+            "partitioning": list(PARTITIONS["ads_payloads"]),
+            "glob": GLOBS["ads_payloads"],
+            "types": {
+                ident: [
+                    {"name": f.name, "type": str(compliant(f.type)), "nullable": f.nullable}
+                    for f in sch
+                ]
+                for ident, sch in sorted(payloads.items())
+            },
+        }
+        p.write_text(json.dumps(doc, indent=2) + "\n")
+        written.append(p)
     for name, schema in TABLES.items():
         p = out / f"{name}.json"
         p.write_text(json.dumps(describe(schema), indent=2) + "\n")
@@ -266,5 +329,7 @@ def strip_field_docs(schema: pa.Schema) -> pa.Schema:
 
 
 if __name__ == "__main__":  # pragma: no cover - a maintenance command
-    for path in write_schema_files(sys.argv[1] if len(sys.argv) > 1 else "schemas"):
+    from mozaik_arrow.ads import PAYLOAD_SCHEMAS
+
+    for path in write_schema_files(sys.argv[1] if len(sys.argv) > 1 else "schemas", PAYLOAD_SCHEMAS):
         print(path)

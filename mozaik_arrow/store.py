@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from . import schema
 from ._version import __version__
+from .analysis_store import AnalysisResults
 from .commit import Changes, Log, create_store, read_format
 from .errors import (
     DuplicateError,
@@ -190,6 +191,7 @@ class ArrowDataStore(DataStore):
         self._log = Log(self.fs, writable=self.writable)
         self._files = FileCache(self.fs)
         self._neurons_cache: tuple[str | None, dict[str, NeuronState]] | None = None
+        self._ads_results = AnalysisResults(self._log, self._files, self._snapshot, replace)
         self._closed = False
         if self.writable:
             self._log.recover()
@@ -218,6 +220,19 @@ class ArrowDataStore(DataStore):
 
     def _recordings(self) -> pl.LazyFrame:
         return self._snapshot().frame("segments").lazy()
+
+    def _ads(self) -> pl.LazyFrame:
+        return self._ads_results.frame().lazy()
+
+    def add_analysis_result(self, result: Any) -> None:
+        """Add an analysis result; durable after :meth:`save` (or leaving the ``with`` block).
+
+        Raises ``ValueError`` (nothing changes) when an ADS with the same identifier and
+        parameters is stored or pending, unless the store was opened with ``replace=True``:
+        then the new one replaces the old, in its place.
+        """
+        self._require_writable()
+        self._ads_results.add(result)
 
     def _require_writable(self) -> None:
         if not self.writable:
@@ -452,17 +467,20 @@ class ArrowDataStore(DataStore):
         self._log.snapshot()
 
     def save(self) -> None:
-        """Make everything added durable. Recordings and stimuli already are when added."""
+        """Make everything added durable: commits the pending analysis results (recordings,
+        stimuli and neuron metadata are durable already when their call returns)."""
         if self.writable and not self._closed:
-            self._log.snapshot()
+            self._ads_results.save()
 
     def close(self) -> None:
         """Save and release the store's files and this writer's staging area."""
         if not self._closed:
-            self.save()
-            self._files.clear()
-            self._log.close()
-            self._closed = True
+            try:
+                self.save()
+            finally:
+                self._files.clear()
+                self._log.close()
+                self._closed = True
 
     def __enter__(self) -> ArrowDataStore:
         return self

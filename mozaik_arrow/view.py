@@ -67,13 +67,16 @@ class DataStoreView:
         replace: bool = False,
         *,
         recordings: pl.LazyFrame | None = None,
+        ads: pl.LazyFrame | None = None,
     ) -> None:
         self.parameters = dict(parameters or {})
         self.full_datastore = full_datastore if full_datastore is not None else self  # type: ignore[assignment]
         self.replace = replace
-        if recordings is None and full_datastore is not None and full_datastore is not self:
-            recordings = full_datastore._recordings()
+        if full_datastore is not None and full_datastore is not self:
+            recordings = full_datastore._recordings() if recordings is None else recordings
+            ads = full_datastore._ads() if ads is None else ads
         self._recordings_plan = recordings
+        self._ads_plan = ads
 
     # -- plans -----------------------------------------------------------------------------
     def _recordings(self) -> pl.LazyFrame:
@@ -82,8 +85,20 @@ class DataStoreView:
             return pl.DataFrame(schema=_polars_schema("segments")).lazy()
         return self._recordings_plan
 
-    def _with(self, recordings: pl.LazyFrame) -> DataStoreView:
-        return DataStoreView(self.parameters, self.full_datastore, self.replace, recordings=recordings)
+    def _ads(self) -> pl.LazyFrame:
+        """Plan over the ADS metadata rows of this view (store order)."""
+        if self._ads_plan is None:
+            return pl.from_arrow(schema.strip_field_docs(schema.ADS).empty_table()).lazy()
+        return self._ads_plan
+
+    def _with(
+        self, recordings: pl.LazyFrame | None = None, ads: pl.LazyFrame | None = None
+    ) -> DataStoreView:
+        return DataStoreView(
+            self.parameters, self.full_datastore, self.replace,
+            recordings=self._recordings() if recordings is None else recordings,
+            ads=self._ads() if ads is None else ads,
+        )
 
     def _rows(self, null: bool | None) -> list[dict[str, Any]]:
         plan = self._recordings()
@@ -109,11 +124,31 @@ class DataStoreView:
 
     def recordings_copy(self) -> DataStoreView:
         """A new view with the same recordings (views are immutable, so this is cheap)."""
-        return self._with(self._recordings())
+        return self._with()
 
     def fromDataStoreView(self) -> DataStoreView:  # noqa: N802 - mozaik's name
         """An empty view linked to the same full datastore."""
-        return self._with(self._recordings().head(0))
+        return self._with(self._recordings().head(0), self._ads().head(0))
+
+    # -- analysis results --------------------------------------------------------------------
+    def ads_frame(self) -> pl.LazyFrame:
+        """One row per analysis result: ``ads_key``, ``identifier``, every parameter as a
+        column (``stimulus_id`` the stimulus string, ``stimulus`` its key), ``tags``."""
+        plan = self._ads()
+        return plan.select(pl.exclude("^_.*$"))
+
+    def get_analysis_result(self, **kwargs: Any) -> list[Any]:
+        """The analysis results whose parameters match ``kwargs`` (mozaik's rules: a list
+        means any of; an ADS lacking a queried parameter does not match), in store order."""
+        from .queries import filter_expression
+
+        plan = self._ads()
+        rows = plan.filter(filter_expression(plan.collect_schema(), "_declared", kwargs)).collect()
+        return self.full_datastore._ads_results.materialise(rows)
+
+    def analysis_result_copy(self) -> list[Any]:
+        """Every analysis result of the view (a new list)."""
+        return self.full_datastore._ads_results.materialise(self._ads().collect())
 
     # -- frames ----------------------------------------------------------------------------
     def segments_frame(self) -> pl.LazyFrame:

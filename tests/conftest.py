@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import quantities as pq
 
 os.environ.setdefault("PYNEST_QUIET", "1")
 
@@ -33,4 +34,17 @@ def filled_store(sim, tmp_path_factory):
     path = tmp_path_factory.mktemp("filled") / "store"
     with ma.open(path, "w") as store:
         sim.write_to(store)
+        # analysis results computed from the recordings, as a mozaik analysis would
+        from mozaik_arrow.ads import PerNeuronValue, SingleValue
+
+        for seg in store.get_segments():
+            rates = seg.mean_rates()
+            ids = seg.get_stored_spike_train_ids()
+            common = dict(sheet_name=seg.annotations["sheet_name"],
+                          stimulus_id=seg.annotations["stimulus"],
+                          analysis_algorithm="TrialAveragedFiringRate")
+            store.add_analysis_result(PerNeuronValue(rates, ids, pq.Hz, value_name="Firing rate",
+                                                     tags=["rates"], **common))
+            store.add_analysis_result(SingleValue(float(rates.mean()), pq.Hz,
+                                                  value_name="mean rate", **common))
     return path

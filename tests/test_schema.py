@@ -10,12 +10,13 @@ import pytest
 
 import mozaik_arrow as ma
 from mozaik_arrow import schema
+from mozaik_arrow.ads import PAYLOAD_SCHEMAS
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
 
 def test_schema_files_are_current(tmp_path):
-    schema.write_schema_files(tmp_path)
+    schema.write_schema_files(tmp_path, PAYLOAD_SCHEMAS)
     for p in sorted(tmp_path.iterdir()):
         assert (SCHEMAS / p.name).read_text() == p.read_text(), (
             f"schemas/{p.name} is stale: run `python -m mozaik_arrow.schema schemas`"
@@ -32,9 +33,11 @@ def test_written_files_match_schema_files(filled_store, table):
         parts = [p.split("=")[0] for p in f.relative_to(filled_store / table).parts[:-1]]
         assert parts == spec["partitioning"]
         arrow = pq.read_schema(f)
-        assert [(fl.name, str(fl.type), fl.nullable) for fl in arrow] == [
-            (d["name"], d["type"], d["nullable"]) for d in spec["fields"]
-        ]
+        fields = [(fl.name, str(fl.type), fl.nullable) for fl in arrow]
+        want = [(d["name"], d["type"], d["nullable"]) for d in spec["fields"]]
+        if spec["open_columns"]:  # fixed columns first, then one per parameter
+            fields = fields[: len(want)]
+        assert fields == want
         kv = pq.read_metadata(f).metadata
         for key in spec["metadata_keys"]:
             assert key.encode() in kv
@@ -58,3 +61,15 @@ def test_spike_files_use_small_row_groups_and_checksummed_bss_pages(filled_store
 def test_format_file(filled_store):
     info = json.loads((filled_store / schema.FORMAT_FILE).read_text())
     assert info["format"] == "mozaik_arrow" and info["format_version"] == ma.FORMAT_VERSION
+
+
+def test_ads_payload_files_match_their_type_schema(filled_store):
+    spec = json.loads((SCHEMAS / "ads_payloads.json").read_text())
+    files = sorted((filled_store / "ads_payloads").glob("identifier=*/*.parquet"))
+    assert {f.parent.name.split("=", 1)[1] for f in files} == {"PerNeuronValue", "SingleValue"}
+    for f in files:
+        ident = f.parent.name.split("=", 1)[1]
+        arrow = pq.read_schema(f)
+        assert [(fl.name, str(fl.type), fl.nullable) for fl in arrow] == [
+            (d["name"], d["type"], d["nullable"]) for d in spec["types"][ident]
+        ]

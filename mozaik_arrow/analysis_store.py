@@ -1,0 +1,261 @@
+"""Analysis results (ADS) of a store: the pending batch, uniqueness, commits, reads.
+
+On disk an ADS is one row of the metadata table ``ads/<uuid>.parquet`` (its identity key,
+identifier, tags, stimulus key, every parameter as a column of its own, and where its
+payload is) plus one row of a payload table ``ads_payloads/identifier=<type>/<uuid>.parquet``
+(:data:`mozaik_arrow.ads.PAYLOAD_SCHEMAS`). ``add_analysis_result`` checks uniqueness in O(1)
+against an index of identity keys and keeps the ADS pending; ``save()`` writes the batch in
+one commit. Under the commit lock the batch is checked again against what other processes
+committed meanwhile: a duplicate is dropped (the rest is committed, then ``ValueError`` names
+it) or, with ``replace=True``, replaces the stored one in its place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from . import schema
+from .ads import (
+    PAYLOAD_SCHEMAS,
+    AnalysisDataStructure,
+    ads_from_table,
+    ads_key,
+    ads_params,
+    declared_params,
+    payload_table,
+)
+from .commit import Changes, Log
+from .errors import DuplicateError, ValidationError
+from .parametrized import canonical_stimulus
+from .reader import FileCache
+from .snapshot import Snapshot
+
+__all__ = ["AnalysisResults"]
+
+_FIXED = [f.name for f in schema.ADS]
+_RESERVED = set(_FIXED) - {"identifier"}  # identifier is a parameter and a fixed column
+_PAYLOAD_VALUES_PER_GROUP = 1 << 20
+
+
+def _meta_table(
+    items: list[tuple[str, AnalysisDataStructure]],
+    version: int,
+    positions: list[int],
+    locations: list[tuple[str | None, int | None]],
+) -> pa.Table:
+    """The metadata rows of ``items``: fixed columns, then one column per parameter."""
+    params = [ads_params(a) for _, a in items]
+    cols: dict[str, Any] = {
+        "ads_key": [k for k, _ in items],
+        "identifier": [p["identifier"] for p in params],
+        "stimulus": [
+            None if p.get("stimulus_id") is None else canonical_stimulus(p["stimulus_id"])[1]
+            for p in params
+        ],
+        "tags": [list(a.tags) for _, a in items],
+        "_params": [json.dumps(p, allow_nan=True) for p in params],
+        "_declared": [list(declared_params(p["identifier"])) for p in params],
+        "_version": [version] * len(items),
+        "_position": positions,
+        "_payload_file": [f for f, _ in locations],
+        "_payload_row": [r for _, r in locations],
+    }
+    fixed = pa.Table.from_pydict(cols, schema=schema.strip_field_docs(schema.ADS))
+    names = sorted({n for p in params for n in p} - set(_FIXED))
+    extra = pl.DataFrame([pl.Series(n, [p.get(n) for p in params], strict=False) for n in names])
+    table = fixed
+    for name, column in zip(extra.columns, extra.to_arrow().columns, strict=True):
+        table = table.append_column(name, column)
+    return table
+
+
+def _with_format(arrow_schema: pa.Schema, table: str) -> pa.Schema:
+    return arrow_schema.with_metadata(
+        {schema.FORMAT_KEY: str(schema.FORMAT_VERSION).encode(), schema.TABLE_KEY: table.encode()}
+    )
+
+
+class AnalysisResults:
+    """The analysis results of one store (owned by :class:`~mozaik_arrow.store.ArrowDataStore`).
+
+    Parameters
+    ----------
+    log : Log
+        The store's commit log.
+    files : FileCache
+        The store's open files.
+    snapshot : callable
+        Returns the store's latest snapshot.
+    replace : bool
+        Whether an ADS equal to a stored one replaces it (else ``ValueError``).
+    """
+
+    def __init__(
+        self, log: Log, files: FileCache, snapshot: Callable[[], Snapshot], replace: bool
+    ) -> None:
+        self._log = log
+        self._files = files
+        self._snapshot = snapshot
+        self.replace = replace
+        self._pending: dict[str, AnalysisDataStructure] = {}
+        self._keys: dict[str, str] = {}  # committed ads_key -> metadata file
+        self._keys_from: set[str] = set()  # metadata files indexed in _keys
+        self._frames: dict[str, pl.DataFrame] = {}  # metadata file -> its rows
+
+    # -- committed state -------------------------------------------------------------------
+    @staticmethod
+    def _meta_files(snap: Snapshot) -> list[str]:
+        return sorted(p for p in snap.files if p.startswith("ads/"))
+
+    def _meta(self, path: str) -> pl.DataFrame:
+        df = self._frames.get(path)
+        if df is None:
+            df = pl.from_arrow(self._files.read_all(path, self._files.file(path).schema_arrow.names))
+            self._frames[path] = df
+        return df
+
+    def _committed_keys(self, snap: Snapshot) -> dict[str, str]:
+        files = set(self._meta_files(snap))
+        if self._keys_from - files:  # a file was replaced: index again from scratch
+            self._keys, self._keys_from = {}, set()
+        for path in sorted(files - self._keys_from):
+            for key in self._meta(path)["ads_key"].to_list():
+                self._keys[key] = path
+            self._keys_from.add(path)
+        return self._keys
+
+    def committed_frame(self, snap: Snapshot) -> pl.DataFrame:
+        frames = [self._meta(p) for p in self._meta_files(snap)]
+        if not frames:
+            return pl.from_arrow(schema.strip_field_docs(schema.ADS).empty_table())
+        df = pl.concat(frames, how="diagonal_relaxed")
+        return df.sort("_version", "_position")
+
+    # -- writing ----------------------------------------------------------------------------
+    def add(self, result: AnalysisDataStructure) -> None:
+        """Queue ``result``; ``ValueError`` if an equal ADS is stored or queued (unless replace)."""
+        if not isinstance(result, AnalysisDataStructure):
+            raise ValidationError(
+                f"add_analysis_result expects an AnalysisDataStructure, not {type(result).__name__}"
+            )
+        clash = sorted(set(ads_params(result)) & _RESERVED)
+        if clash:
+            raise ValidationError(f"ADS parameter names {clash} are reserved by the ADS table")
+        key = ads_key(result)
+        if not self.replace and (
+            key in self._pending or key in self._committed_keys(self._snapshot())
+        ):
+            raise DuplicateError(
+                f"an analysis result with the same parameters is already stored: {result}"
+            )
+        self._pending[key] = result  # with replace=True a queued equal one is replaced
+
+    def save(self) -> None:
+        """Commit the pending batch (one commit); see the module docstring for conflicts."""
+        if not self._pending:
+            return
+        items = list(self._pending.items())
+        txn = self._log.transaction("add_analysis_result")
+        locations: dict[str, tuple[str, int]] = {}
+        try:
+            by_type: dict[str, list[tuple[str, AnalysisDataStructure]]] = {}
+            for k, a in items:
+                by_type.setdefault(a.identifier, []).append((k, a))
+            for ident, group in by_type.items():
+                table = payload_table([a for _, a in group], ident)
+                path = f"ads_payloads/identifier={quote(ident, safe='')}/{os.urandom(8).hex()}.parquet"
+                per_row = max(1, table.nbytes // 8 // max(1, table.num_rows))
+                rows = max(1, min(65536, _PAYLOAD_VALUES_PER_GROUP // per_row))
+                sizes = [min(rows, table.num_rows - a) for a in range(0, table.num_rows, rows)]
+                txn.stage("ads_payloads", table, path, group_sizes=sizes,
+                          arrow_schema=_with_format(PAYLOAD_SCHEMAS[ident], "ads_payloads"))
+                for row, (k, _) in enumerate(group):
+                    locations[k] = (path, row)
+        except BaseException:
+            txn.abort()
+            raise
+        dropped: list[AnalysisDataStructure] = []
+
+        def build(snap: Snapshot) -> Changes:
+            dropped.clear()
+            keys = self._committed_keys(snap)
+            keep, positions, replaced = [], [], {}
+            for k, a in items:
+                if k in keys and not self.replace:
+                    dropped.append(a)
+                    continue
+                if k in keys:
+                    replaced.setdefault(keys[k], set()).add(k)
+                keep.append((k, a))
+            # Replaced ADS keep their place in store order: rewrite their files without them.
+            old_place: dict[str, tuple[int, int]] = {}
+            for path, gone in replaced.items():
+                df = self._meta(path)
+                for k, v, p in df.filter(pl.col("ads_key").is_in(list(gone))).select(
+                        "ads_key", "_version", "_position").iter_rows():
+                    old_place[k] = (v, p)
+                rest = df.filter(~pl.col("ads_key").is_in(list(gone)))
+                if rest.height:
+                    t = rest.to_arrow()
+                    txn.stage("ads", t, f"ads/{os.urandom(8).hex()}.parquet",
+                              arrow_schema=_with_format(t.schema, "ads"))
+            version = snap.version + 1
+            positions = [old_place.get(k, (version, i))[1] for i, (k, _) in enumerate(keep)]
+            if keep:
+                meta = _meta_table(keep, version, positions, [locations[k] for k, _ in keep])
+                if old_place:  # replacements keep their commit version too
+                    versions = [old_place.get(k, (version, 0))[0] for k, _ in keep]
+                    meta = meta.set_column(meta.schema.get_field_index("_version"), "_version",
+                                           pa.array(versions, pa.int64()))
+                txn.stage("ads", meta, f"ads/{os.urandom(8).hex()}.parquet",
+                          arrow_schema=_with_format(meta.schema, "ads"))
+            return Changes(removed=sorted(replaced))
+
+        txn.commit(build)
+        self._pending.clear()
+        if dropped:
+            raise DuplicateError(
+                f"{len(dropped)} analysis result(s) were dropped: another process stored equal "
+                f"ones first (the rest of the batch was saved): {', '.join(map(str, dropped[:3]))}"
+            )
+
+    # -- reading ----------------------------------------------------------------------------
+    def frame(self) -> pl.DataFrame:
+        """Every ADS (committed, then pending) as metadata rows, in store order."""
+        snap = self._snapshot()
+        committed = self.committed_frame(snap)
+        if not self._pending:
+            return committed
+        pending = [(k, a) for k, a in self._pending.items()]
+        replaced = set(self._pending) & set(committed["ads_key"].to_list())
+        pend = pl.from_arrow(_meta_table(pending, snap.version + 1, list(range(len(pending))),
+                                         [(None, None)] * len(pending)))
+        if replaced:
+            committed = committed.filter(~pl.col("ads_key").is_in(list(replaced)))
+        return pl.concat([committed, pend], how="diagonal_relaxed")
+
+    def materialise(self, rows: pl.DataFrame) -> list[AnalysisDataStructure]:
+        """The ADS objects of some rows of :meth:`frame`, in the rows' order."""
+        out: list[AnalysisDataStructure | None] = [None] * rows.height
+        todo: dict[tuple[str, str], list[tuple[int, int, dict, list]]] = {}
+        for i, (key, ident, params, tags, path, row) in enumerate(rows.select(
+                "ads_key", "identifier", "_params", "tags", "_payload_file", "_payload_row"
+        ).iter_rows()):
+            if path is None:
+                out[i] = self._pending[key]
+            else:
+                todo.setdefault((ident, path), []).append((i, row, json.loads(params), tags))
+        for (ident, path), entries in todo.items():
+            table = self._files.read_rows(path, np.array([e[1] for e in entries]))
+            objs = ads_from_table(ident, [e[2] for e in entries], [e[3] for e in entries], table)
+            for (i, *_), obj in zip(entries, objs, strict=True):
+                out[i] = obj
+        return [a for a in out if a is not None]
