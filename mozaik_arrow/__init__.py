@@ -5,7 +5,7 @@ recordings as neo Segments, and read them back as lazy :class:`MozaikSegment` ob
 polars LazyFrames (``store.spikes()``, ``store.signals()``, ``store.segments_frame()``).
 """
 
-from . import parametrized
+from . import ads, parametrized, queries
 from ._version import __version__
 from .errors import (
     CorruptFileError,
@@ -35,6 +35,8 @@ __all__ = [
     "MozaikSegment",
     "open",
     "parametrized",
+    "queries",
+    "ads",
     "CorruptFileError",
     "DuplicateError",
     "FormatVersionError",

@@ -34,6 +34,7 @@ from .ads import (
 )
 from .commit import Changes, Log
 from .errors import DuplicateError, ValidationError
+from .flatten import append_param_columns, param_pairs
 from .parametrized import canonical_stimulus
 from .reader import FileCache
 from .snapshot import Snapshot
@@ -63,18 +64,14 @@ def _meta_table(
         "tags": [list(a.tags) for _, a in items],
         "_params": [json.dumps(p, allow_nan=True) for p in params],
         "_declared": [list(declared_params(p["identifier"])) for p in params],
+        "_pairs": [param_pairs(p) for p in params],
         "_version": [version] * len(items),
         "_position": positions,
         "_payload_file": [f for f, _ in locations],
         "_payload_row": [r for _, r in locations],
     }
     fixed = pa.Table.from_pydict(cols, schema=schema.strip_field_docs(schema.ADS))
-    names = sorted({n for p in params for n in p} - set(_FIXED))
-    extra = pl.DataFrame([pl.Series(n, [p.get(n) for p in params], strict=False) for n in names])
-    table = fixed
-    for name, column in zip(extra.columns, extra.to_arrow().columns, strict=True):
-        table = table.append_column(name, column)
-    return table
+    return append_param_columns(fixed, params)
 
 
 def _with_format(arrow_schema: pa.Schema, table: str) -> pa.Schema:

@@ -305,7 +305,9 @@ class Transaction:
                 snap = log.snapshot()
                 changes = build(snap)
                 for name, tbl in changes.metadata_tables.items():
-                    self.stage(name, tbl, f"{name}/{uuid.uuid4().hex}.parquet")
+                    # the table's own schema: stimuli add a column per parameter
+                    self.stage(name, tbl, f"{name}/{uuid.uuid4().hex}.parquet",
+                               arrow_schema=tbl.schema.with_metadata(schema.TABLES[name].metadata))
                 _crash_point("locked")
                 record = self._publish(snap, changes)
                 log._snapshot = snap.apply(record)

@@ -317,6 +317,28 @@ def _dumps(normalised: object) -> str:
     )
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def value_text(value: Any) -> str:
+    """The normalised JSON text of one parameter value: equal texts ⇔ equal values.
+
+    ``1`` and ``1.0`` give ``"1"``; ``True`` gives ``["__bool__",true]`` (never ``1``);
+    numpy scalars count as the Python ones. Queries compare these texts, so filters are
+    exact whatever type a column would have been inferred as.
+    """
+    return _dumps(_norm(_plain(value)))
+
+
 def stimulus_key(params: Mapping) -> str:
     """The key of a stimulus: its ``stimulus=<key>`` partition value and join column.
 

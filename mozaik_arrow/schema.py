@@ -130,9 +130,13 @@ STIMULI = pa.schema(
         _field("name", pa.string(), nullable=True, doc="stimulus class name"),
         _field("module_path", pa.string(), nullable=True, doc="module of the stimulus class"),
         _field("version", pa.int64(), doc="commit version that first stored the stimulus"),
+        _field("_pairs", _list(pa.string()),
+               doc="every parameter as name=normalised JSON value (what queries compare)"),
     ],
     metadata={FORMAT_KEY: str(FORMAT_VERSION).encode(), TABLE_KEY: b"stimuli"},
 )
+"""Fixed columns of the stimuli table; every stimulus parameter (``orientation``, ``trial``,
+nested parameter sets expanded with ``_``) follows in the files as a typed column of its own."""
 
 SENSORY = pa.schema(
     [
@@ -166,6 +170,8 @@ ADS = pa.schema(
         _field("tags", _list(pa.string()), doc="the ADS's tags"),
         _field("_params", pa.string(), doc="every declared parameter, JSON (exact values)"),
         _field("_declared", _list(pa.string()), doc="parameter names the ADS type declares"),
+        _field("_pairs", _list(pa.string()),
+               doc="every parameter as name=normalised JSON value (what queries compare)"),
         _field("_version", pa.int64(), doc="commit version that added the ADS"),
         _field("_position", pa.int64(), doc="order within that commit"),
         _field("_payload_file", pa.string(), doc="payload file, relative to the root"),
@@ -270,8 +276,8 @@ def describe(schema: pa.Schema) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "partitioning": list(PARTITIONS[meta[TABLE_KEY].decode()]),
         "glob": GLOBS[meta[TABLE_KEY].decode()],
-        # The ADS table adds one column per analysis parameter after its fixed columns.
-        "open_columns": meta[TABLE_KEY] == b"ads",
+        # The ADS and stimuli tables add one typed column per parameter after their fixed ones.
+        "open_columns": meta[TABLE_KEY] in (b"ads", b"stimuli"),
         "metadata_keys": sorted(k.decode() for k in meta),
         "fields": [
             {

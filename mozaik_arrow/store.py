@@ -34,6 +34,7 @@ from .errors import (
     ValidationError,
 )
 from .filesystem import LocalFileSystem, is_empty_dir
+from .flatten import append_param_columns, param_pairs, stimulus_params
 from .neo_convert import Recording, recording_from_segment
 from .neurons import NeuronState, neurons_table, read_neurons
 from .parametrized import canonical_stimulus
@@ -192,6 +193,7 @@ class ArrowDataStore(DataStore):
         self._files = FileCache(self.fs)
         self._neurons_cache: tuple[str | None, dict[str, NeuronState]] | None = None
         self._ads_results = AnalysisResults(self._log, self._files, self._snapshot, replace)
+        self._stimuli_files: dict[str, pl.DataFrame] = {}
         self._closed = False
         if self.writable:
             self._log.recover()
@@ -224,6 +226,25 @@ class ArrowDataStore(DataStore):
     def _ads(self) -> pl.LazyFrame:
         return self._ads_results.frame().lazy()
 
+    def _stimuli_metadata(self) -> pl.LazyFrame:
+        """Every stored stimulus: key, string, name, module_path, ``_pairs`` (store order)."""
+        return self._snapshot().frame("stimuli").lazy()
+
+    def _stimuli_typed(self) -> pl.DataFrame:
+        """Every stored stimulus with one typed column per parameter (from the stimuli files,
+        which are immutable: each is read once)."""
+        snap = self._snapshot()
+        paths = [p for p in snap.files if p.startswith("stimuli/")]
+        frames = []
+        for p in paths:
+            if p not in self._stimuli_files:
+                t = self._files.read_all(p, self._files.file(p).schema_arrow.names)
+                self._stimuli_files[p] = pl.from_arrow(t)
+            frames.append(self._stimuli_files[p])
+        if not frames:
+            return pl.from_arrow(schema.strip_field_docs(schema.STIMULI).empty_table())
+        return pl.concat(frames, how="diagonal_relaxed").sort("version")
+
     def add_analysis_result(self, result: Any) -> None:
         """Add an analysis result; durable after :meth:`save` (or leaving the ``with`` block).
 
@@ -245,6 +266,7 @@ class ArrowDataStore(DataStore):
         return row["stimulus_string"] if row is not None else string
 
     def _stimulus_row(self, snap: Snapshot, key: str, string: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The stimuli row of a stimulus the store does not hold yet ([] if it does)."""
         if snap.lookup("stimuli", key) is not None:
             return []
         name = params.get("name")
@@ -256,6 +278,7 @@ class ArrowDataStore(DataStore):
                 "name": name if isinstance(name, str) else None,
                 "module_path": module if isinstance(module, str) else None,
                 "version": snap.version + 1,
+                "_pairs": param_pairs(stimulus_params(string)),
             }
         ]
 
@@ -529,11 +552,17 @@ def _segment_row(rec: Recording, sid: str, key: str, null: bool) -> dict[str, An
 
 
 def _metadata_tables(**rows: list[dict[str, Any]]) -> dict[str, pa.Table]:
-    return {
-        name: pa.Table.from_pylist(r, schema=schema.strip_field_docs(schema.TABLES[name]))
-        for name, r in rows.items()
-        if r
-    }
+    """The small per-commit metadata files; stimuli also get a typed column per parameter."""
+    out = {}
+    for name, r in rows.items():
+        if not r:
+            continue
+        table = pa.Table.from_pylist(r, schema=schema.strip_field_docs(schema.TABLES[name]))
+        if name == "stimuli":
+            params = [stimulus_params(row["stimulus_string"]) for row in r]
+            table = append_param_columns(table, params)
+        out[name] = table
+    return out
 
 
 class Hdf5DataStore(DataStore):

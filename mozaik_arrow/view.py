@@ -130,6 +130,16 @@ class DataStoreView:
         """An empty view linked to the same full datastore."""
         return self._with(self._recordings().head(0), self._ads().head(0))
 
+    def stimuli_frame(self) -> pl.LazyFrame:
+        """One row per stimulus of the view's recordings and analysis results: ``stimulus``
+        (key), ``stimulus_string``, ``name``, ``module_path`` and each parameter as a typed
+        column under its own name (``orientation``, not ``st_orientation``)."""
+        keys = pl.concat([self._recordings().select("stimulus"),
+                          self._ads().select("stimulus").drop_nulls()])
+        frame = self.full_datastore._stimuli_typed().lazy()
+        return frame.join(keys.unique(), on="stimulus", how="semi", maintain_order="left").select(
+            pl.exclude("^_.*$", "version"))
+
     # -- analysis results --------------------------------------------------------------------
     def ads_frame(self) -> pl.LazyFrame:
         """One row per analysis result: ``ads_key``, ``identifier``, every parameter as a
@@ -140,10 +150,9 @@ class DataStoreView:
     def get_analysis_result(self, **kwargs: Any) -> list[Any]:
         """The analysis results whose parameters match ``kwargs`` (mozaik's rules: a list
         means any of; an ADS lacking a queried parameter does not match), in store order."""
-        from .queries import filter_expression
+        from .queries import pairs_filter
 
-        plan = self._ads()
-        rows = plan.filter(filter_expression(plan.collect_schema(), "_declared", kwargs)).collect()
+        rows = self._ads().filter(pairs_filter(kwargs)).collect()
         return self.full_datastore._ads_results.materialise(rows)
 
     def analysis_result_copy(self) -> list[Any]:
@@ -232,9 +241,11 @@ class DataStoreView:
 
     # -- printing --------------------------------------------------------------------------
     def print_content(self, full_recordings: bool = False, full_ADS: bool = False) -> None:  # noqa: N803
-        """Print an overview of the view: recordings by stimulus type (or each one)."""
+        """Print an overview of the view: recordings by stimulus type and ADS by identifier
+        (with ``full_recordings`` / ``full_ADS``, every one of them)."""
         rec = self._recordings().collect()
-        print(f"Recordings: {rec.height} ({int(rec['null'].sum()) if rec.height else 0} null)")
+        n_null = int(rec["null"].sum()) if rec.height else 0
+        print(f"Recordings: {rec.height - n_null} (and {n_null} null recordings)")
         if full_recordings:
             for row in rec.iter_rows(named=True):
                 kind = "null " if row["null"] else ""
@@ -244,5 +255,13 @@ class DataStoreView:
                 pl.col("stimulus_string").str.extract(r"\"name\":'([^']*)'").alias("type")
             )
             for t, n in names.group_by("type", maintain_order=True).len().iter_rows():
+                print(f"  {t}: {n}")
+        ads = self._ads().collect()
+        print(f"ADS: {ads.height}")
+        if full_ADS:
+            for ident, params in ads.select("identifier", "_params").iter_rows():
+                print(f"  {ident}: {params}")
+        elif ads.height:
+            for t, n in ads.group_by("identifier", maintain_order=True).len().iter_rows():
                 print(f"  {t}: {n}")
 

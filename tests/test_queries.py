@@ -1,0 +1,317 @@
+"""mozaik's query semantics, rule by rule, on a store with several stimulus types, trials,
+sheets, null recordings and ADS types with and without stimulus; plus a hypothesis test
+against a naive Python re-statement of the reference rules."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import quantities as pq
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import mozaik_arrow as ma
+from mozaik_arrow import queries as q
+from mozaik_arrow.ads import AnalogSignalList, PerNeuronValue, SingleValue, ads_params
+from mozaik_arrow.flatten import stimulus_params
+from mozaik_arrow.parametrized import canonical_stimulus, value_text
+from mozaik_arrow.synthetic import synthetic_segment
+
+SHEETS = ("V1_Exc_L4", "V1_Inh_L4")
+
+
+def grating(o: float, c: float, trial: int) -> dict:
+    return {"name": "FullfieldDriftingSinusoidalGrating", "module_path": "mozaik.stimuli.vision",
+            "orientation": o, "contrast": c, "trial": trial, "duration": 100.0,
+            "direct_stimulation_name": None, "direct_stimulation_parameters": None}
+
+
+def blank(trial: int) -> dict:
+    return {"name": "EndOfSimulationBlank", "module_path": "mozaik.stimuli", "duration": 100.0,
+            "trial": trial, "direct_stimulation_name": None, "direct_stimulation_parameters": None}
+
+
+STIMULI = [grating(o, c, t) for t in (0, 1) for c in (10.0, 100.0) for o in (0.0, math.pi / 2)]
+STIMULI += [blank(0), blank(1)]
+
+
+def _ads_for(stim: dict, sheet: str, i: int):
+    s = canonical_stimulus(stim)[0]
+    return [
+        PerNeuronValue(np.arange(3.0) + i, [1, 2, 3], pq.Hz, value_name="Firing rate",
+                       sheet_name=sheet, stimulus_id=s, tags=["rates", sheet]),
+        SingleValue(float(i), pq.Hz, value_name="mean rate", sheet_name=sheet, stimulus_id=s,
+                    period=None, tags=["summary"]),
+    ]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("queries") / "store"
+    with ma.open(path, "w") as s:
+        i = 0
+        for k, stim in enumerate(STIMULI):
+            segs = [synthetic_segment(sh, 4, seed=k * 2 + j, duration=100.0)
+                    for j, sh in enumerate(SHEETS)]
+            s.add_recording(segs, stim)
+            if k % 3 == 0:
+                s.add_null_recording(segs[0], stim)
+            for sh in SHEETS:
+                for a in _ads_for(stim, sh, i):
+                    s.add_analysis_result(a)
+                i += 1
+        # ADS without stimulus, and a type that declares no `period`
+        s.add_analysis_result(SingleValue(1.0, pq.Hz, value_name="mean rate", tags=["summary"]))
+        import neo
+
+        asl = [neo.AnalogSignal(np.zeros((4, 1)), units="mV", sampling_period=1 * pq.ms)]
+        s.add_analysis_result(AnalogSignalList(asl, [1], pq.mV, y_axis_name="vm",
+                                               sheet_name="V1_Exc_L4", tags=["vm"]))
+    return ma.open(path, "r")
+
+
+def _orients(view, null=False):
+    return [stimulus_params(s).get("orientation") for s in view.get_stimuli(null=null)]
+
+
+# -- param_filter_query ------------------------------------------------------------------------
+def test_stimulus_parameter_filters(store):
+    v = q.param_filter_query(store, st_orientation=0.0)
+    assert set(_orients(v)) == {0.0} and len(v.get_segments()) == 8
+    assert len(q.param_filter_query(store, st_orientation=0).get_segments()) == 8  # 0 == 0.0
+    # a list means any of; keys are ANDed
+    v = q.param_filter_query(store, st_orientation=[0.0, math.pi / 2], st_contrast=100.0, st_trial=1)
+    assert len(v.get_segments()) == 4
+    # the blank lacks `orientation`: it never matches an orientation filter, even None
+    assert q.param_filter_query(store, st_orientation=None).get_segments() == []
+    v = q.param_filter_query(store, st_name="EndOfSimulationBlank")
+    assert len(v.get_segments()) == 4
+    # store order is kept
+    assert v.get_stimuli() == [s for s in store.get_stimuli() if "EndOfSimulationBlank" in s]
+
+
+def test_sheet_name_and_other_keys_on_recordings(store):
+    v = q.param_filter_query(store, sheet_name="V1_Inh_L4")
+    assert {s.annotations["sheet_name"] for s in v.get_segments()} == {"V1_Inh_L4"}
+    assert len(v.get_segments()) == len(STIMULI)
+    # sheet_name also filters ADS by their own sheet_name parameter
+    assert {a.sheet_name for a in v.analysis_result_copy()} == {"V1_Inh_L4"}
+    # any other key keeps no recordings (recordings have no such parameters)
+    v = q.param_filter_query(store, value_name="Firing rate")
+    assert v.get_segments() == [] and v.get_segments(null=True) == []
+    assert {a.value_name for a in v.analysis_result_copy()} == {"Firing rate"}
+
+
+def test_ads_filters(store):
+    v = q.param_filter_query(store, identifier=["PerNeuronValue", "SingleValue"], sheet_name="V1_Exc_L4",
+                             value_name="mean rate")
+    got = v.analysis_result_copy()
+    assert len(got) == len(STIMULI) and {a.identifier for a in got} == {"SingleValue"}
+    # st_ on ADS drops those without stimulus
+    v = q.param_filter_query(store, st_name="EndOfSimulationBlank")
+    assert all(a.stimulus_id is not None for a in v.analysis_result_copy())
+    assert len(v.analysis_result_copy()) == 2 * 2 * 2
+    # period=None: declared (SingleValue, PerNeuronValue) vs not declared (AnalogSignalList)
+    ids = {a.identifier for a in store.get_analysis_result(period=None)}
+    assert ids == {"PerNeuronValue", "SingleValue"}
+
+
+def test_unique_flags(store):
+    with pytest.raises(ValueError, match="Result was expected to have only single ADS, it contains 2"):
+        q.param_filter_query(store, ads_unique=True, value_name="mean rate",
+                             st_orientation=0.0, st_contrast=10.0, st_trial=0)
+    v = q.param_filter_query(store, ads_unique=True, value_name="mean rate", sheet_name="V1_Exc_L4",
+                             st_orientation=0.0, st_contrast=10.0, st_trial=0)
+    assert len(v.analysis_result_copy()) == 1
+    with pytest.raises(ValueError, match="single Segment, it contains 2"):
+        q.param_filter_query(store, rec_unique=True, st_orientation=0.0, st_contrast=10.0, st_trial=0)
+    # rec_unique counts what get_segments() returns: the null recording does not count
+    v = q.param_filter_query(store, rec_unique=True, sheet_name="V1_Exc_L4", st_orientation=0.0,
+                             st_contrast=10.0, st_trial=0)
+    assert len(v.get_segments()) == 1 and len(v.get_segments(null=True)) == 1
+
+
+def test_null_recordings_follow_the_same_rules(store):
+    v = q.param_filter_query(store, st_name="EndOfSimulationBlank", sheet_name="V1_Exc_L4")
+    nulls = v.get_segments(null=True)
+    assert nulls and all("EndOfSimulationBlank" in s.annotations["stimulus"] for s in nulls)
+    assert all(s.annotations["sheet_name"] == "V1_Exc_L4" for s in nulls)
+
+
+def test_tag_based_query(store):
+    v = q.tag_based_query(store, ["rates", "V1_Inh_L4"])
+    got = v.analysis_result_copy()
+    assert len(got) == len(STIMULI) and all(a.sheet_name == "V1_Inh_L4" for a in got)
+    assert len(v.get_segments()) == len(store.get_segments())  # recordings all kept
+    assert q.TagBasedQuery({"tags": ["vm"]}).query(store).analysis_result_copy()[0].identifier == \
+        "AnalogSignalList"
+
+
+# -- partitions --------------------------------------------------------------------------------
+def test_partition_by_stimulus_parameter(store):
+    gratings = q.param_filter_query(store, st_name="FullfieldDriftingSinusoidalGrating")
+    parts = q.partition_by_stimulus_paramter_query(gratings, ["orientation"])
+    assert len(parts) == 4  # contrast x trial
+    for p in parts:
+        params = [stimulus_params(s) for s in p.get_stimuli()]
+        assert len({(d["contrast"], d["trial"]) for d in params}) == 1  # the others are equal
+        assert {d["orientation"] for d in params} == {0.0, math.pi / 2}  # the listed one varies
+    # order of first appearance
+    firsts = [stimulus_params(p.get_stimuli()[0]) for p in parts]
+    assert [(d["trial"], d["contrast"]) for d in firsts] == [(0, 10.0), (0, 100.0), (1, 10.0), (1, 100.0)]
+    assert q.PartitionByStimulusParameterQuery({"parameter_list": ["orientation"]}).query(gratings)[0] \
+        .get_stimuli() == parts[0].get_stimuli()
+    with pytest.raises(AssertionError):
+        q.partition_by_stimulus_paramter_query(store, ["name"])
+    with pytest.raises(KeyError, match="orientation"):
+        q.partition_by_stimulus_paramter_query(store, ["orientation"])  # the blank lacks it
+
+
+def test_partition_analysis_results(store):
+    rates = q.param_filter_query(store, value_name="Firing rate")
+    parts = q.partition_analysis_results_by_parameters_query(rates, ["sheet_name"])
+    # only sheet_name varies within a part: one part per stimulus
+    assert len(parts) == len(STIMULI)
+    for p in parts:
+        ads = p.analysis_result_copy()
+        assert {a.sheet_name for a in ads} == set(SHEETS) and len({a.stimulus_id for a in ads}) == 1
+        assert len(p.get_segments()) == len(rates.get_segments())  # recordings kept
+    parts = q.partition_analysis_results_by_parameters_query(rates, ["sheet_name"], excpt=True)
+    assert [len(p.analysis_result_copy()) for p in parts] == [len(STIMULI)] * 2
+    with pytest.raises(AssertionError):
+        q.partition_analysis_results_by_parameters_query(store, ["sheet_name"], excpt=True)
+    assert q.partition_analysis_results_by_parameters_query(store.fromDataStoreView(), ["x"]) == []
+    by_st = q.partition_analysis_results_by_stimulus_parameters_query(
+        q.param_filter_query(rates, st_name="FullfieldDriftingSinusoidalGrating"), ["orientation"])
+    assert len(by_st) == 4
+    for p in by_st:
+        st_params = [stimulus_params(a.stimulus_id) for a in p.analysis_result_copy()]
+        assert len({(d["contrast"], d["trial"]) for d in st_params}) == 1
+    with pytest.raises(AssertionError, match="stimulus id"):
+        q.partition_analysis_results_by_stimulus_parameters_query(store, ["orientation"])
+
+
+# -- predicates --------------------------------------------------------------------------------
+def test_predicates(store):
+    gratings = q.param_filter_query(store, st_name="FullfieldDriftingSinusoidalGrating")
+    assert q.equal_stimulus_type(gratings) is True
+    assert q.equal_stimulus_type(store) is False
+    assert q.equal_ads_type(q.param_filter_query(store, identifier="SingleValue")) is True
+    assert q.equal_ads_type(store) is False  # mozaik raises here; the documentation says False
+    one = q.param_filter_query(store, value_name="Firing rate", st_trial=0, st_contrast=10.0,
+                               st_orientation=0.0)
+    assert q.equal_ads_except(one, ["sheet_name"]) is True
+    assert q.equal_ads_except(one, []) is False
+    assert q.equal_ads(one, params=["value_name", "identifier"]) is True
+    g1 = q.param_filter_query(gratings, st_trial=1, st_contrast=10.0)
+    assert q.equal_stimulus(g1, ["orientation"]) is True and q.equal_stimulus(g1, []) is False
+    assert q.ads_with_equal_stimulus_type(gratings) is True
+    assert q.ads_with_equal_stimulus_type(store) is False
+    summary = q.tag_based_query(store, ["summary"])
+    assert q.ads_with_equal_stimulus_type(summary) is False  # one ADS has no stimulus
+    assert q.ads_with_equal_stimulus_type(q.param_filter_query(summary, st_name="EndOfSimulationBlank"),
+                                          allow_None=True) is True
+    assert q.ads_with_equal_stimuli(one, params=["orientation", "trial"]) is True
+
+
+def test_queries_read_no_recording_data(store, monkeypatch):
+    calls = []
+    real = store._files.file
+    monkeypatch.setattr(store._files, "file", lambda rel: calls.append(rel) or real(rel))
+    v = q.param_filter_query(store, st_orientation=0.0, sheet_name="V1_Exc_L4")
+    q.partition_by_stimulus_paramter_query(
+        q.param_filter_query(v, st_name="FullfieldDriftingSinusoidalGrating"), ["trial"])
+    v.get_segments(), v.segments_frame().collect(), v.stimuli_frame().collect()
+    assert not [c for c in calls if c.startswith(("spikes/", "signals/"))]
+
+
+def test_stimuli_frame_has_typed_parameter_columns(store):
+    df = store.stimuli_frame().collect()
+    assert df.height == len(STIMULI)
+    assert {"stimulus", "stimulus_string", "name", "module_path", "orientation", "contrast",
+            "trial", "duration"} <= set(df.columns)
+    assert df["trial"].dtype.is_integer() and df["orientation"].dtype.is_float()
+    v = q.param_filter_query(store, st_contrast=10.0)
+    assert v.stimuli_frame().collect()["contrast"].unique().to_list() == [10.0]
+
+
+# -- hypothesis: against a naive statement of the reference rules -------------------------------
+def _naive_matches(params: dict, kwargs: dict) -> bool:
+    for k, v in kwargs.items():
+        if k not in params:
+            return False
+        values = v if isinstance(v, list) else [v]
+        if value_text(params[k]) not in {value_text(x) for x in values}:
+            return False
+    return True
+
+
+def _naive(store, kwargs):
+    st_kw = {k[3:]: v for k, v in kwargs.items() if k.startswith("st_")}
+    rest = {k: v for k, v in kwargs.items() if not k.startswith("st_")}
+    recs = []
+    for seg in store.get_segments() + store.get_segments(null=True):
+        if rest and set(rest) != {"sheet_name"}:
+            continue
+        if rest and not _naive_matches({"sheet_name": seg.annotations["sheet_name"]}, rest):
+            continue
+        if st_kw and not _naive_matches(stimulus_params(seg.annotations["stimulus"]), st_kw):
+            continue
+        recs.append(seg.identifier)
+    ads = []
+    for a in store.analysis_result_copy():
+        if not _naive_matches(ads_params(a), rest):
+            continue
+        if st_kw and (a.stimulus_id is None or not _naive_matches(stimulus_params(a.stimulus_id), st_kw)):
+            continue
+        ads.append(a)
+    return sorted(recs), ads
+
+
+VALUES = {
+    "st_orientation": [0.0, math.pi / 2, 0, None, 1.0],
+    "st_contrast": [10.0, 100, 55.5],
+    "st_trial": [0, 1, 1.0, True],
+    "st_name": ["EndOfSimulationBlank", "FullfieldDriftingSinusoidalGrating", "X"],
+    "sheet_name": list(SHEETS) + ["nope"],
+    "value_name": ["Firing rate", "mean rate", "vm"],
+    "identifier": ["PerNeuronValue", "SingleValue", "AnalogSignalList"],
+    "period": [None, 1.0],
+    "y_axis_name": ["vm", None],
+}
+
+
+@st.composite
+def filters(draw):
+    keys = draw(st.lists(st.sampled_from(sorted(VALUES)), max_size=3, unique=True))
+    out = {}
+    for k in keys:
+        if draw(st.booleans()):
+            out[k] = draw(st.lists(st.sampled_from(VALUES[k]), min_size=1, max_size=3))
+        else:
+            out[k] = draw(st.sampled_from(VALUES[k]))
+    return out
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kwargs=filters())
+def test_param_filter_query_equals_the_naive_rules(store, kwargs):
+    v = q.param_filter_query(store, **kwargs)
+    recs, ads = _naive(store, kwargs)
+    got = sorted(s.identifier for s in v.get_segments() + v.get_segments(null=True))
+    assert got == recs
+    assert [ads_params(a) for a in v.analysis_result_copy()] == [ads_params(a) for a in ads]
+
+
+def test_print_content(store, capsys):
+    store.print_content()
+    out = capsys.readouterr().out
+    assert f"Recordings: {len(store.get_segments())} " in out
+    # by type, null recordings included (3 of the gratings and 1 blank have one)
+    assert "FullfieldDriftingSinusoidalGrating: 19" in out and "EndOfSimulationBlank: 5" in out
+    assert "PerNeuronValue: 20" in out and "AnalogSignalList: 1" in out
+    q.param_filter_query(store, st_name="EndOfSimulationBlank").print_content(True, True)
+    out = capsys.readouterr().out
+    assert out.count("EndOfSimulationBlank") >= 4 and '"value_name"' in out
