@@ -179,7 +179,7 @@ class Checker:
     def full(self, ctx: Any, first: int) -> int:
         """Writable open, glob == log, staging empty, validate, a writer runs to the end."""
         import mozaik_arrow as ma
-        from mozaik_arrow.validate import validate
+        from mozaik_arrow.validation import validate
 
         ma.open(self.path, "a").close()
         with ma.open(self.path, "r") as s:

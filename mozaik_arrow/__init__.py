@@ -22,6 +22,7 @@ from .parametrized import MozaikParametrized
 from .schema import FORMAT_VERSION
 from .segment import MozaikSegment
 from .store import ArrowDataStore, DataStore, Hdf5DataStore, open
+from .validation import Problem, ValidationReport, validate
 from .view import DataStoreView
 
 __all__ = [
@@ -46,4 +47,7 @@ __all__ = [
     "ReadOnlyError",
     "StoreExistsError",
     "ValidationError",
+    "validate",
+    "ValidationReport",
+    "Problem",
 ]

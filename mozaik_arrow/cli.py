@@ -7,6 +7,8 @@ Subcommands:
     orientations, blanks), record it into a new store at DIR and print a summary.
 ``info STORE``
     Print the summary of an existing store.
+``validate STORE...``
+    Check every file of a store (exists, size, page checksums, schema); exit 1 when damaged.
 
 User mistakes (a missing store, a non-empty target) are one line on stderr and exit code 2.
 """
@@ -98,6 +100,17 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from .validation import validate
+
+    status = 0
+    for path in args.store:
+        report = validate(path)
+        print(report)
+        status |= 0 if report.ok else 1
+    return status
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mozaik-arrow", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -113,6 +126,9 @@ def _parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="summarise a store")
     info.add_argument("store")
     info.set_defaults(run=_info)
+    check = sub.add_parser("validate", help="check every file of a store; changes nothing")
+    check.add_argument("store", nargs="+")
+    check.set_defaults(run=_validate)
     return parser
 
 

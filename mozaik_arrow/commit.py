@@ -73,6 +73,36 @@ def _log_name(version: int) -> str:
     return f"{LOG_DIR}/{version:020d}.json"
 
 
+def json_record(raw: bytes, path: str) -> dict[str, Any]:
+    """Parse a commit record; CorruptFileError naming ``path`` when it is not JSON."""
+    try:
+        record = json.loads(raw)
+    except ValueError as e:
+        raise CorruptFileError(path, f"unreadable commit record: {e}") from None
+    if not isinstance(record, dict):
+        raise CorruptFileError(path, "commit record is not a JSON object")
+    return record
+
+
+def _check_record(record: dict[str, Any], version: int, path: str) -> dict[str, Any]:
+    """Refuse a record of another version, a newer format, or malformed entries."""
+    if record.get("version") != version:
+        raise CorruptFileError(path, "commit record has the wrong version")
+    fmt = record.get("format_version")
+    if not isinstance(fmt, int) or fmt > schema.FORMAT_VERSION:
+        raise FormatVersionError(
+            f"{path}: commit record of format version {fmt!r}; this mozaik_arrow reads up to "
+            f"{schema.FORMAT_VERSION}: upgrade mozaik_arrow"
+        )
+    files = record.get("files", [])
+    if not isinstance(files, list) or not all(
+        isinstance(f, dict) and isinstance(f.get("path"), str) and isinstance(f.get("bytes"), int)
+        for f in files
+    ):
+        raise CorruptFileError(path, "commit record has malformed file entries")
+    return record
+
+
 def _checkpoint_name(version: int, suffix: str) -> str:
     # "<version>.checkpoint.<...>": never mistaken for a commit record "<version>.json".
     return f"{LOG_DIR}/{version:020d}.checkpoint.{suffix}"
@@ -114,7 +144,8 @@ class Log:
         return self._snapshot
 
     def _read_after(self, snap: Snapshot) -> Snapshot:
-        if snap.version == 0:
+        opening = snap.version == 0
+        if opening:
             snap = self._read_checkpoint() or snap
         version = snap.version + 1
         while True:
@@ -122,15 +153,19 @@ class Log:
             try:
                 raw = self.fs.read_bytes(name)
             except FileNotFoundError:
-                return snap
-            try:
-                record = json.loads(raw)
-            except ValueError as e:
-                raise CorruptFileError(self.fs.full(name), f"unreadable commit record: {e}") from None
-            if record.get("version") != version:
-                raise CorruptFileError(self.fs.full(name), "commit record has the wrong version")
-            snap = snap.apply(record)
+                break
+            snap = snap.apply(_check_record(json_record(raw, self.fs.full(name)), version,
+                                            self.fs.full(name)))
             version += 1
+        if opening:
+            # Records are published one after another, so a later one beyond a missing one
+            # means the log lost a commit: refuse rather than silently drop what follows.
+            later = [n for n in self.fs.listdir(LOG_DIR)
+                     if n.endswith(".json") and n[:20].isdigit() and int(n[:20]) > version]
+            if later:
+                raise CorruptFileError(self.fs.full(name), "commit record missing from the log "
+                                       f"(a later one exists: {sorted(later)[0]})")
+        return snap
 
     def _read_checkpoint(self) -> Snapshot | None:
         """The state at the latest checkpoint, or None (then the log is replayed from 1)."""
@@ -145,8 +180,9 @@ class Log:
         except (OSError, ValueError, KeyError, pa.ArrowException):
             # A missing or damaged checkpoint only costs time: the log holds everything.
             return None
+        sizes = files.column("bytes").to_pylist() if "bytes" in files.column_names else None
         return from_checkpoint(
-            version, files.column("path").to_pylist(), tables, info.get("neurons_file")
+            version, files.column("path").to_pylist(), tables, info.get("neurons_file"), sizes
         )
 
     # -- writing -------------------------------------------------------------------------
@@ -195,7 +231,10 @@ class Log:
                             intent = json.loads(self.fs.read_bytes(f"{rel}/{name}"))
                         except ValueError:
                             continue  # torn intent: its renames never started
-                        for path in intent["paths"]:
+                        committed = all(p in snap.files for p in intent["paths"])
+                        # Not committed: take back its files. Committed: finish its deletions.
+                        doomed = intent.get("removed", []) if committed else intent["paths"]
+                        for path in doomed:
                             if path not in snap.files and self.fs.remove(path):
                                 self.fs.fsync_dir(os.path.dirname(path))
                                 removed.append(path)
@@ -328,29 +367,46 @@ class Transaction:
         fatal: the commit is already durable and the log alone is complete.
         """
         fs, v = self.fs, snap.version
+        written: list[str] = []
         try:
             for name, table in [*((t, snap.table(t)) for t in ROW_TABLES),
-                                ("files", pa.table({"path": sorted(snap.files)}))]:
+                                ("files", pa.table({
+                                    "path": sorted(snap.files),
+                                    "bytes": [snap.sizes.get(p) for p in sorted(snap.files)],
+                                }, schema=pa.schema([("path", pa.string()), ("bytes", pa.int64())])))]:
                 tmp = f"{self.staging}/{uuid.uuid4().hex}.tmp"
                 pq.write_table(table, fs.full(tmp), compression="zstd")
                 fs.fsync_file(tmp)
                 fs.rename(tmp, _checkpoint_name(v, f"{name}.parquet"))
+                written.append(_checkpoint_name(v, f"{name}.parquet"))
             tmp = f"{self.staging}/{uuid.uuid4().hex}.tmp"
             info = {"version": v, "neurons_file": snap.neurons_file}
             fs.write_bytes_durable(tmp, json.dumps(info).encode())
             fs.link_exclusive(tmp, _checkpoint_name(v, "json"))
+            written.append(_checkpoint_name(v, "json"))
             fs.remove(tmp)
             fs.write_bytes_durable(tmp, str(v).encode())
             fs.rename(tmp, _LAST_CHECKPOINT)
             fs.fsync_dir(LOG_DIR)
         except Exception:  # noqa: BLE001 - best effort, see the docstring
-            pass
+            for path in written:  # an incomplete checkpoint is only clutter
+                fs.remove(path)
+            return
+        # Keep the two newest checkpoints; older ones are never read again.
+        for name in fs.listdir(LOG_DIR):
+            if ".checkpoint." in name and int(name[:20]) < v - CHECKPOINT_EVERY:
+                fs.remove(f"{LOG_DIR}/{name}")
 
     def _publish(self, snap: Snapshot, changes: Changes) -> dict[str, Any]:
         fs = self.fs
         paths = [s.path for s in self.staged]
+        removed = list(changes.removed)
+        if changes.neurons_file is not None and snap.neurons_file is not None:
+            removed.append(snap.neurons_file)
         intent = f"{self.staging}/intent-{self.txid}.json"
-        fs.write_bytes_durable(intent, json.dumps({"txid": self.txid, "paths": paths}).encode())
+        fs.write_bytes_durable(
+            intent, json.dumps({"txid": self.txid, "paths": paths, "removed": removed}).encode()
+        )
         fs.fsync_dir(self.staging)
         _crash_point("intent")
         dirs: set[str] = set()
@@ -372,7 +428,7 @@ class Transaction:
                 fs.fsync_dir(d)
             fs.fsync_dir(self.staging)
             _crash_point("renamed")
-            record = self._write_record(snap, changes, files)
+            record = self._write_record(snap, changes, files, removed)
         except BaseException:
             # Not committed: take back what a glob could already see.
             for path in renamed:
@@ -389,12 +445,9 @@ class Transaction:
         return record
 
     def _write_record(
-        self, snap: Snapshot, changes: Changes, files: list[dict[str, Any]]
+        self, snap: Snapshot, changes: Changes, files: list[dict[str, Any]], removed: list[str]
     ) -> dict[str, Any]:
         fs = self.fs
-        removed = list(changes.removed)
-        if changes.neurons_file is not None and snap.neurons_file is not None:
-            removed.append(snap.neurons_file)
         record = {
             "version": snap.version + 1,
             "format_version": schema.FORMAT_VERSION,

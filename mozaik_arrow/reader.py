@@ -69,7 +69,8 @@ class FileCache:
             self._files.move_to_end(rel)
             return pf
         try:
-            pf = pq.ParquetFile(self.fs.full(rel), memory_map=False)
+            # Page CRCs are verified on every read: a flipped bit is an error, never data.
+            pf = pq.ParquetFile(self.fs.full(rel), memory_map=False, page_checksum_verification=True)
         except Exception as e:  # pyarrow raises ArrowInvalid / OSError variants
             raise self._wrap(rel, e) from e
         version = (pf.metadata.metadata or {}).get(schema.FORMAT_KEY)

@@ -89,6 +89,8 @@ class Snapshot:
     )
     neurons_file: str | None = None
     index: _Index = field(default_factory=_Index, compare=False, repr=False)
+    sizes: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+    """Byte size of each file, as its commit recorded it (absent for old checkpoints)."""
 
     def lookup(self, table: str, key: Any) -> dict[str, Any] | None:
         """What is known of the committed row of ``table`` with identity ``key``, if any.
@@ -119,8 +121,13 @@ class Snapshot:
         """The snapshot after one more log record."""
         version = record["version"]
         files = set(self.files)
-        files.update(f["path"] for f in record.get("files", ()))
-        files.difference_update(record.get("removed", ()))
+        sizes = dict(self.sizes)
+        for f in record.get("files", ()):
+            files.add(f["path"])
+            sizes[f["path"]] = f["bytes"]
+        for path in record.get("removed", ()):
+            files.discard(path)
+            sizes.pop(path, None)
         index = self.index if self.index.version == self.version else self.index.copy_upto(self.version)
         chunks = dict(self.chunks)
         for table, rows in record.get("rows", {}).items():
@@ -130,11 +137,15 @@ class Snapshot:
                 index.add_rows(version, table, _columns(rows, names))
         index.version = version
         neurons = record.get("neurons_file", self.neurons_file)
-        return Snapshot(version, frozenset(files), chunks, neurons, index)
+        return Snapshot(version, frozenset(files), chunks, neurons, index, sizes)
 
 
 def from_checkpoint(
-    version: int, files: list[str], tables: Mapping[str, pa.Table], neurons_file: str | None
+    version: int,
+    files: list[str],
+    tables: Mapping[str, pa.Table],
+    neurons_file: str | None,
+    sizes: list[int] | None = None,
 ) -> Snapshot:
     """The snapshot a checkpoint describes (its tables read back from Parquet)."""
     index = _Index()
@@ -145,4 +156,5 @@ def from_checkpoint(
         names = sum(_KEY_COLUMNS[name], ())
         index.add_rows(version, name, {n: t.column(n).to_pylist() for n in names})
     index.version = version
-    return Snapshot(version, frozenset(files), chunks, neurons_file, index)
+    size_of = dict(zip(files, sizes, strict=True)) if sizes is not None else {}
+    return Snapshot(version, frozenset(files), chunks, neurons_file, index, size_of)

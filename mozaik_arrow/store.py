@@ -10,6 +10,7 @@ snapshot.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
@@ -187,7 +188,6 @@ class ArrowDataStore(DataStore):
         self.mode = mode
         self.fs = LocalFileSystem(root)
         self.root = self.fs.root
-        self._open_layout(mode)
         self.writable = mode != "r"
         self._log = Log(self.fs, writable=self.writable)
         self._files = FileCache(self.fs)
@@ -195,8 +195,18 @@ class ArrowDataStore(DataStore):
         self._ads_results = AnalysisResults(self._log, self._files, self._snapshot, replace)
         self._stimuli_files: dict[str, pl.DataFrame] = {}
         self._closed = False
-        if self.writable:
-            self._log.recover()
+        try:
+            self._open_layout(mode)
+            if self.writable:
+                self._log.recover()
+        except OSError as e:
+            if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM) and self.writable:
+                err = ReadOnlyError(
+                    f"cannot open {self.root} for writing ({e.strerror}): open it with mode 'r'"
+                )
+                err.errno, err.filename = e.errno, e.filename
+                raise err from e
+            raise
         self._log.snapshot()
 
     def _open_layout(self, mode: str) -> None:

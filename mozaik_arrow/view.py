@@ -9,6 +9,7 @@ or chaining views reads no recording data; frames (``spikes()``, ``signals()``) 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from . import schema
+from .errors import CorruptFileError, MissingFileError
 from .segment import MozaikSegment
 
 if TYPE_CHECKING:  # the store imports this module; the view only needs its type
@@ -28,6 +30,20 @@ _HIVE = {"sheet": pl.String, "stimulus": pl.String}
 
 def _polars_schema(table: str) -> pl.Schema:
     return pl.from_arrow(schema.strip_field_docs(schema.TABLES[table]).empty_table()).schema
+
+
+def _check_files(root: str, paths: list[str], sizes: Any) -> None:
+    """Fail early, naming the file, when a file is missing or not the size its commit wrote
+    (polars' own errors do not say which file); a stat each, no read."""
+    for p in paths:
+        full = f"{root}/{p}"
+        try:
+            size = os.stat(full).st_size
+        except FileNotFoundError:
+            raise MissingFileError(full, "file named by the store's log is missing") from None
+        want = sizes.get(p)
+        if want is not None and size != want:
+            raise CorruptFileError(full, f"file is {size} bytes, its commit wrote {want}")
 
 
 def _scan(root: str, table: str, paths: list[str]) -> pl.LazyFrame:
@@ -168,19 +184,24 @@ class DataStoreView:
         df = self._recordings().select(pl.col(column).explode()).drop_nulls().collect()
         return df.to_series().to_list()
 
+    def _frame_files(self, column: str) -> list[str]:
+        paths = self._files_of(column)
+        _check_files(self.full_datastore.root, paths, self.full_datastore._snapshot().sizes)
+        return paths
+
     def spikes(self) -> pl.LazyFrame:
         """One row per neuron per recording: ids, units, t_start, t_stop, times, n_spikes.
 
         Times are in the units each recording came in (the ``units`` column).
         """
-        lf = _scan(self.full_datastore.root, "spikes", self._files_of("spikes_files"))
+        lf = _scan(self.full_datastore.root, "spikes", self._frame_files("spikes_files"))
         cols = ["segment_id", "sheet_name", "stimulus", "null", "neuron_id", "units",
                 "t_start", "t_stop", "n_spikes", "times"]
         return lf.select(cols)
 
     def signals(self, name: str | None = None) -> pl.LazyFrame:
         """One row per neuron per recorded signal per recording (``name`` filters signals)."""
-        lf = _scan(self.full_datastore.root, "signals", self._files_of("signals_files"))
+        lf = _scan(self.full_datastore.root, "signals", self._frame_files("signals_files"))
         if name is not None:
             lf = lf.filter(pl.col("name") == name)
         cols = ["segment_id", "sheet_name", "stimulus", "null", "neuron_id", "name", "units",

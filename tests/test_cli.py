@@ -33,3 +33,17 @@ def test_info_and_user_errors(filled_store, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("mozaik-arrow: error:") and "not a mozaik_arrow store" in err
     assert "Traceback" not in err
+
+
+def test_validate_command(filled_store, tmp_path, capsys):
+    import shutil
+
+    assert main(["validate", str(filled_store)]) == 0
+    assert "ok at version" in capsys.readouterr().out
+    copy = tmp_path / "copy"
+    shutil.copytree(filled_store, copy)
+    victim = next((copy / "spikes").rglob("*.parquet"))
+    victim.chmod(0o644)
+    victim.write_bytes(victim.read_bytes()[:100])
+    assert main(["validate", str(copy)]) == 1
+    assert victim.name in capsys.readouterr().out

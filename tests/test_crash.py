@@ -134,3 +134,24 @@ def test_crash_at_every_commit_step(tmp_path, step):
     # and the next writer carries on
     proc = _writer(store, 1 if not committed else 2, 1)
     assert proc.wait(timeout=120) == 0
+
+
+def test_a_crash_after_a_replacing_commit_finishes_its_deletions(tmp_path):
+    """set_neuron_ids replaces the neurons file; killed right after its record is durable,
+    the old file is left behind — the next writable open deletes it (from the intent)."""
+    store = tmp_path / "store"
+    with ma.open(store, "w") as s:
+        s.set_neuron_ids({"V1_Exc_L4": [1, 2, 3]})
+    code = ("import mozaik_arrow as ma\n"
+            f"s = ma.open({str(store)!r}, 'a')\n"
+            "s.set_neuron_ids({'V1_Exc_L4': [4, 5, 6]})\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          env={**os.environ, CRASH_ENV: "logged"})
+    assert proc.returncode == -signal.SIGKILL
+    assert len(list((store / "neurons").glob("*.parquet"))) == 2  # the old one is left
+    with ma.open(store, "r") as s:
+        assert s.get_sheet_ids("V1_Exc_L4").tolist() == [4, 5, 6]  # committed
+    ma.open(store, "a").close()
+    assert len(list((store / "neurons").glob("*.parquet"))) == 1
+    with ma.open(store, "r") as s:
+        assert s.get_sheet_ids("V1_Exc_L4").tolist() == [4, 5, 6]

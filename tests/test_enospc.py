@@ -21,7 +21,7 @@ import pytest
 import mozaik_arrow as ma
 from mozaik_arrow import commit, schema
 from mozaik_arrow.synthetic import synthetic_segment
-from mozaik_arrow.validate import validate
+from mozaik_arrow.validation import validate
 
 STIM = {"name": "FullfieldDriftingSinusoidalGrating", "module_path": "mozaik.stimuli",
         "orientation": 0.0, "trial": 0}

@@ -21,7 +21,7 @@ import pytest
 
 import mozaik_arrow as ma
 from mozaik_arrow.synthetic import synthetic_segment
-from mozaik_arrow.validate import validate
+from mozaik_arrow.validation import validate
 
 from ._util import tree
 

@@ -19,7 +19,7 @@ The store is opened read-only: no lock file, no staging directory, no recovery. 
 read one column at a time in bounded batches of row groups, so memory stays bounded whatever
 the file size.
 
-Run from the shell: ``python -m mozaik_arrow.validate STORE`` (exit status 1 on errors).
+Run from the shell: ``python -m mozaik_arrow.validation STORE`` (exit status 1 on errors).
 """
 
 from __future__ import annotations
@@ -617,10 +617,10 @@ def validate(path: str | os.PathLike[str]) -> ValidationReport:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m mozaik_arrow.validate STORE...``: print reports; 1 if any has errors."""
+    """``python -m mozaik_arrow.validation STORE...``: print reports; 1 if any has errors."""
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        print("usage: python -m mozaik_arrow.validate STORE [STORE...]", file=sys.stderr)
+        print("usage: python -m mozaik_arrow.validation STORE [STORE...]", file=sys.stderr)
         return 2
     status = 0
     for path in args:
