@@ -106,11 +106,15 @@ class AnalysisResults:
         self._keys: dict[str, str] = {}  # committed ads_key -> metadata file
         self._keys_from: set[str] = set()  # metadata files indexed in _keys
         self._frames: dict[str, pl.DataFrame] = {}  # metadata file -> its rows
+        self._meta_files_of: tuple[Snapshot, list[str]] | None = None
+        self._committed: tuple[Snapshot, pl.DataFrame] | None = None
 
     # -- committed state -------------------------------------------------------------------
-    @staticmethod
-    def _meta_files(snap: Snapshot) -> list[str]:
-        return sorted(p for p in snap.files if p.startswith("ads/"))
+    def _meta_files(self, snap: Snapshot) -> list[str]:
+        cached = self._meta_files_of
+        if cached is None or cached[0] is not snap:
+            self._meta_files_of = (snap, sorted(p for p in snap.files if p.startswith("ads/")))
+        return self._meta_files_of[1]
 
     def _meta(self, path: str) -> pl.DataFrame:
         df = self._frames.get(path)
@@ -130,11 +134,16 @@ class AnalysisResults:
         return self._keys
 
     def committed_frame(self, snap: Snapshot) -> pl.DataFrame:
+        """Every committed ADS row in store order (cached per snapshot: files never change)."""
+        if self._committed is not None and self._committed[0] is snap:
+            return self._committed[1]
         frames = [self._meta(p) for p in self._meta_files(snap)]
         if not frames:
-            return pl.from_arrow(schema.strip_field_docs(schema.ADS).empty_table())
-        df = pl.concat(frames, how="diagonal_relaxed")
-        return df.sort("_version", "_position")
+            df = pl.from_arrow(schema.strip_field_docs(schema.ADS).empty_table())
+        else:
+            df = pl.concat(frames, how="diagonal_relaxed").sort("_version", "_position")
+        self._committed = (snap, df)
+        return df
 
     # -- writing ----------------------------------------------------------------------------
     def add(self, result: AnalysisDataStructure) -> None:

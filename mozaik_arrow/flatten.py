@@ -13,6 +13,7 @@ Every parameter is kept twice, for two readers:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -27,6 +28,11 @@ __all__ = ["pair", "param_pairs", "append_param_columns", "stimulus_params"]
 def stimulus_params(string: str) -> dict[str, Any]:
     """A stimulus's parameters as mozaik compares them (``getParams``: nested parameter sets
     expanded with ``_``)."""
+    return dict(_stimulus_params(string))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _stimulus_params(string: str) -> dict[str, Any]:
     return MozaikParametrized.idd(string).getParams()
 
 

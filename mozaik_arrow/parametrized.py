@@ -16,6 +16,7 @@ Strings are read with a literal parser (``ast``), never ``eval``; no class is ev
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import math
@@ -383,6 +384,16 @@ def _object_params(obj: Any) -> dict[str, Any]:
     return {**values, "module_path": getattr(obj, "module_path", "")}
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _parsed_string(text: str) -> tuple[str, dict]:
+    # Strings are immutable and the same few stimulus strings are parsed again and again
+    # (every ADS names its stimulus): parse each once.
+    params = _clean_params(parse_stimulus_string(text))
+    if not params.get("name"):
+        raise ValidationError("a stimulus must have a non-empty 'name' (its class name)")
+    return stimulus_key(params), params
+
+
 def canonical_stimulus(stimulus: object) -> tuple[str, str, dict]:
     """Canonical string, key and parameters of a stimulus.
 
@@ -406,7 +417,8 @@ def canonical_stimulus(stimulus: object) -> tuple[str, str, dict]:
     """
     text = str.__str__(stimulus) if isinstance(stimulus, str) else None
     if text is not None:
-        params = _clean_params(parse_stimulus_string(text))
+        key, params = _parsed_string(text)
+        return text, key, dict(params)
     else:
         raw = stimulus if isinstance(stimulus, Mapping) else _object_params(stimulus)
         params = _clean_params(raw)

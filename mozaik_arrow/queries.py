@@ -106,16 +106,18 @@ def _ads_with_stimulus_pairs(dsv: DataStoreView) -> pl.DataFrame:
 def _views_by_group(
     dsv: DataStoreView, keyed: pl.DataFrame, id_column: str, part: str
 ) -> list[DataStoreView]:
-    """One view per value of ``keyed["_group"]`` in order of first appearance."""
+    """One view per value of ``keyed["_group"]``, in order of first appearance: each a
+    semi-join of the input's plan with that group's ids (store order kept)."""
+    recordings, ads = dsv._recordings(), dsv._ads()
     out = []
-    for (group,) in keyed.select("_group").unique(maintain_order=True).iter_rows():
-        ids = keyed.filter(pl.col("_group") == group).select(id_column).lazy()
+    for group in keyed.select("_group", id_column).partition_by("_group", maintain_order=True):
+        ids = group.select(id_column).lazy()
         if part == "recordings":
-            plan = dsv._recordings().join(ids, on=id_column, how="semi", maintain_order="left")
-            out.append(dsv._with(recordings=plan))
+            plan = recordings.join(ids, on=id_column, how="semi", maintain_order="left")
+            out.append(dsv._with(recordings=plan, ads=ads))
         else:
-            plan = dsv._ads().join(ids, on=id_column, how="semi", maintain_order="left")
-            out.append(dsv._with(ads=plan))
+            plan = ads.join(ids, on=id_column, how="semi", maintain_order="left")
+            out.append(dsv._with(recordings=recordings, ads=plan))
     return out
 
 
