@@ -74,6 +74,13 @@ def _meta_table(
     return append_param_columns(fixed, params)
 
 
+def _stage_meta(txn: Any, table: pa.Table) -> None:
+    n, per = table.num_rows, schema.ADS_ROWS_PER_GROUP
+    txn.stage("ads", table, f"ads/{os.urandom(8).hex()}.parquet",
+              group_sizes=[min(per, n - a) for a in range(0, n, per)] or [0],
+              arrow_schema=_with_format(table.schema, "ads"))
+
+
 def _with_format(arrow_schema: pa.Schema, table: str) -> pa.Schema:
     return arrow_schema.with_metadata(
         {schema.FORMAT_KEY: str(schema.FORMAT_VERSION).encode(), schema.TABLE_KEY: table.encode()}
@@ -117,9 +124,13 @@ class AnalysisResults:
         return self._meta_files_of[1]
 
     def _meta(self, path: str) -> pl.DataFrame:
+        """The rows of one metadata file without ``_params`` (read per ADS when needed),
+        plus the row's file and position in it."""
         df = self._frames.get(path)
         if df is None:
-            df = pl.from_arrow(self._files.read_all(path, self._files.file(path).schema_arrow.names))
+            names = [n for n in self._files.file(path).schema_arrow.names if n != "_params"]
+            df = pl.from_arrow(self._files.read_all(path, names)).with_columns(
+                pl.lit(path).alias("_meta_file"), pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"))
             self._frames[path] = df
         return df
 
@@ -139,7 +150,9 @@ class AnalysisResults:
             return self._committed[1]
         frames = [self._meta(p) for p in self._meta_files(snap)]
         if not frames:
-            df = pl.from_arrow(schema.strip_field_docs(schema.ADS).empty_table())
+            df = pl.from_arrow(schema.strip_field_docs(schema.ADS).empty_table()).drop(
+                "_params").with_columns(pl.lit(None, pl.String).alias("_meta_file"),
+                                         pl.lit(None, pl.Int64).alias("_row"))
         else:
             df = pl.concat(frames, how="diagonal_relaxed").sort("_version", "_position")
         self._committed = (snap, df)
@@ -210,9 +223,9 @@ class AnalysisResults:
                     old_place[k] = (v, p)
                 rest = df.filter(~pl.col("ads_key").is_in(list(gone)))
                 if rest.height:
-                    t = rest.to_arrow()
-                    txn.stage("ads", t, f"ads/{os.urandom(8).hex()}.parquet",
-                              arrow_schema=_with_format(t.schema, "ads"))
+                    t = self._files.read_all(path, self._files.file(path).schema_arrow.names)
+                    t = t.filter(pa.array(~df["ads_key"].is_in(list(gone)).to_numpy()))
+                    _stage_meta(txn, t)
             version = snap.version + 1
             positions = [old_place.get(k, (version, i))[1] for i, (k, _) in enumerate(keep)]
             if keep:
@@ -221,8 +234,7 @@ class AnalysisResults:
                     versions = [old_place.get(k, (version, 0))[0] for k, _ in keep]
                     meta = meta.set_column(meta.schema.get_field_index("_version"), "_version",
                                            pa.array(versions, pa.int64()))
-                txn.stage("ads", meta, f"ads/{os.urandom(8).hex()}.parquet",
-                          arrow_schema=_with_format(meta.schema, "ads"))
+                _stage_meta(txn, meta)
             return Changes(removed=sorted(replaced))
 
         txn.commit(build)
@@ -243,7 +255,7 @@ class AnalysisResults:
         pending = [(k, a) for k, a in self._pending.items()]
         replaced = set(self._pending) & set(committed["ads_key"].to_list())
         pend = pl.from_arrow(_meta_table(pending, snap.version + 1, list(range(len(pending))),
-                                         [(None, None)] * len(pending)))
+                                         [(None, None)] * len(pending))).drop("_params")
         if replaced:
             committed = committed.filter(~pl.col("ads_key").is_in(list(replaced)))
         return pl.concat([committed, pend], how="diagonal_relaxed")
@@ -251,14 +263,19 @@ class AnalysisResults:
     def materialise(self, rows: pl.DataFrame) -> list[AnalysisDataStructure]:
         """The ADS objects of some rows of :meth:`frame`, in the rows' order."""
         out: list[AnalysisDataStructure | None] = [None] * rows.height
+        committed = rows.with_row_index("_i").filter(pl.col("_payload_file").is_not_null())
+        params: dict[int, dict] = {}
+        for (meta_file,), part in committed.partition_by("_meta_file", as_dict=True).items():
+            texts = self._files.read_rows(meta_file, part["_row"].to_numpy(), ["_params"])
+            for i, text in zip(part["_i"].to_list(), texts.column("_params").to_pylist(), strict=True):
+                params[i] = json.loads(text)
         todo: dict[tuple[str, str], list[tuple[int, int, dict, list]]] = {}
-        for i, (key, ident, params, tags, path, row) in enumerate(rows.select(
-                "ads_key", "identifier", "_params", "tags", "_payload_file", "_payload_row"
-        ).iter_rows()):
+        for i, (key, ident, tags, path, row) in enumerate(rows.select(
+                "ads_key", "identifier", "tags", "_payload_file", "_payload_row").iter_rows()):
             if path is None:
                 out[i] = self._pending[key]
             else:
-                todo.setdefault((ident, path), []).append((i, row, json.loads(params), tags))
+                todo.setdefault((ident, path), []).append((i, row, params[i], tags))
         for (ident, path), entries in todo.items():
             table = self._files.read_rows(path, np.array([e[1] for e in entries]))
             objs = ads_from_table(ident, [e[2] for e in entries], [e[3] for e in entries], table)

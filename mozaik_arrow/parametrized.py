@@ -330,6 +330,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _scalar_text(kind: type, value: Any) -> str:
+    return _dumps(_norm(value))
+
+
 def value_text(value: Any) -> str:
     """The normalised JSON text of one parameter value: equal texts ⇔ equal values.
 
@@ -337,7 +342,10 @@ def value_text(value: Any) -> str:
     numpy scalars count as the Python ones. Queries compare these texts, so filters are
     exact whatever type a column would have been inferred as.
     """
-    return _dumps(_norm(_plain(value)))
+    value = _plain(value)
+    if value is None or type(value) in (str, int, float, bool):
+        return _scalar_text(type(value), value)  # the same few values recur across objects
+    return _dumps(_norm(value))
 
 
 def stimulus_key(params: Mapping) -> str:

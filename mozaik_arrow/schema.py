@@ -43,6 +43,7 @@ TABLE_KEY = b"mozaik_arrow.table"
 SPIKES_ROWS_PER_GROUP = 128
 SIGNAL_VALUES_PER_GROUP = 32_768
 METADATA_ROWS_PER_GROUP = 65_536
+ADS_ROWS_PER_GROUP = 4_096  # reading one ADS's exact parameters decodes at most this many
 # Files are bounded in size so that one recording encodes on several cores at once and no
 # single file grows with the sheet (a 1e6-neuron sheet is several files, not one).
 SPIKES_PER_FILE = 2_500_000
@@ -224,6 +225,13 @@ def writer_options(table: str, arrow_schema: pa.Schema | None = None) -> dict[st
     bit is detected instead of returned.
     """
     schema = arrow_schema if arrow_schema is not None else TABLES[table]
+    if table not in ("spikes", "signals"):
+        # Metadata and analysis results: read whole or by large row groups, so plain zstd
+        # with dictionary-encoded strings (the per-neuron tuning below does not apply).
+        floats = [f"{f.name}.list.element" for f in schema
+                  if pa.types.is_large_list(f.type) and pa.types.is_floating(f.type.value_type)]
+        return {"compression": "zstd", "compression_level": 1, "use_byte_stream_split": floats,
+                "write_page_checksum": True}
     compression: dict[str, str] = {}
     encoding: dict[str, str] = {}
     dictionary: list[str] = []

@@ -280,8 +280,8 @@ class DataStoreView:
         ads = self._ads().collect()
         print(f"ADS: {ads.height}")
         if full_ADS:
-            for ident, params in ads.select("identifier", "_params").iter_rows():
-                print(f"  {ident}: {params}")
+            for ident, pairs in ads.select("identifier", "_pairs").iter_rows():
+                print(f"  {ident}: {', '.join(pairs)}")
         elif ads.height:
             for t, n in ads.group_by("identifier", maintain_order=True).len().iter_rows():
                 print(f"  {t}: {n}")

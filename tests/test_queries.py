@@ -314,4 +314,4 @@ def test_print_content(store, capsys):
     assert "PerNeuronValue: 20" in out and "AnalogSignalList: 1" in out
     q.param_filter_query(store, st_name="EndOfSimulationBlank").print_content(True, True)
     out = capsys.readouterr().out
-    assert out.count("EndOfSimulationBlank") >= 4 and '"value_name"' in out
+    assert out.count("EndOfSimulationBlank") >= 4 and 'value_name="mean rate"' in out
