@@ -51,13 +51,23 @@ def bench_store(work: Path, n: int, rate: float, seg, values, offsets) -> dict[s
     out: dict[str, float] = {}
     path = work / "store"
     with ma.open(path, "w") as store:
-        dt, _ = once(lambda: store.add_recording(seg, STIM))
-        out["write_neo_s"] = dt
-        rec_dt, rec = once(lambda: Recording.from_arrays(
-            "V1_Inh_L4", np.arange(1, n + 1), values, offsets, units="ms", t_stop=2000.0))
-        dt, _ = once(lambda: store.add_recording(rec, STIM))
-        out["write_arrays_s"] = dt + rec_dt
-    out["bytes_per_spike"] = _dir_bytes(path / "spikes") / (2 * n_spikes)
+        # Each write is one durable add_recording of the whole segment under a new stimulus
+        # (another trial); the median of three is reported (this VM's timings vary by ~30%).
+        neo_times, array_times = [], []
+        for trial in range(3):
+            stim = dict(STIM, trial=trial)
+            neo_times.append(once(lambda stim=stim: store.add_recording(seg, stim))[0])
+
+            def from_arrays(stim=stim):
+                rec = Recording.from_arrays("V1_Inh_L4", np.arange(1, n + 1), values, offsets,
+                                            units="ms", t_stop=2000.0)
+                store.add_recording(rec, stim)
+
+            array_times.append(once(from_arrays)[0])
+        out["write_neo_s"] = float(np.median(neo_times))
+        out["write_arrays_s"] = float(np.median(array_times))
+        out["write_arrays_best_s"] = min(array_times)
+    out["bytes_per_spike"] = _dir_bytes(path / "spikes") / (6 * n_spikes)
 
     def open_store():
         s = ma.open(path, "r")
@@ -67,6 +77,7 @@ def bench_store(work: Path, n: int, rate: float, seg, values, offsets) -> dict[s
     out["open_ms"] = timeit(open_store, repeat=7)["median"] * 1e3
     store = open_store()
     seg0 = next(s for s in store.get_segments() if s.annotations["sheet_name"] == "V1_Exc_L4")
+    assert len(store.get_segments()) == 6
     dt, _ = once(lambda: seg0.get_spiketrain(n // 2))
     out["first_neuron_ms"] = dt * 1e3
     rng = np.random.default_rng(0)
@@ -147,6 +158,7 @@ def bench_floor(work: Path, n: int, values, offsets) -> dict[str, float]:
 ROWS = [
     ("write from neo Segment (M spikes/s)", "write_neo_s", "rate"),
     ("write from arrays (M spikes/s)", "write_arrays_s", "rate"),
+    ("write from arrays, best of 3 (M spikes/s)", "write_arrays_best_s", "rate"),
     ("bytes per spike on disk", "bytes_per_spike", "value"),
     ("open + get_segments (ms)", "open_ms", "value"),
     ("first neuron after open (ms)", "first_neuron_ms", "value"),

@@ -259,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dir", default=None, help="where stores are made (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the stores")
+    ap.add_argument("--no-results", action="store_true", help="do not write RESULTS.md")
     args = ap.parse_args(argv)
 
     # Writers run this module's `writer`; multiprocessing re-imports the main module in each
@@ -339,6 +340,20 @@ def main(argv: list[str] | None = None) -> int:
           + (f", kills per step: {step_counts}" if step_counts else ""))
     if not args.keep and args.dir is None:
         shutil.rmtree(base, ignore_errors=True)
+    if not args.no_results:
+        from .common import write_results
+
+        name = "stress_kills_steps" if args.at_steps else "stress_kills"
+        text = (f"- kills survived: **{survived}/{args.kills}** (SIGKILL "
+                f"{'at every commit step in turn' if args.at_steps else 'at random moments'})\n"
+                f"- acknowledged recordings: {acked_total}, all present and whole after every kill\n"
+                f"- recordings committed (acknowledged or not): {held_total}, commits: {commits}\n"
+                f"- orphan files seen by a glob after a kill: {orphans_seen}; removed by the next "
+                f"writable open: {orphans_cleaned}\n"
+                f"- time: {elapsed:.0f} s ({elapsed / max(1, kills) * 1000:.0f} ms per kill)\n")
+        write_results(name, "python -m benchmarks.stress_kills " + " ".join(argv or sys.argv[1:]),
+                      text, {"kills": args.kills, "survived": survived, "acknowledged": acked_total,
+                             "orphans_cleaned": orphans_cleaned, "seconds": elapsed})
     return 0
 
 
