@@ -228,6 +228,12 @@ class Recording:
         )
 
     @property
+    def same_window(self) -> bool:
+        """Whether every spike train spans exactly the segment's ``t_start``..``t_stop``."""
+        s = self._spikes
+        return s is None or bool(np.all(s.t_start == self.t_start) and np.all(s.t_stop == self.t_stop))
+
+    @property
     def spike_neuron_ids(self) -> np.ndarray:
         """Neuron ids of the spike trains, sorted (the row order of the spikes table)."""
         if self._spikes is None:

@@ -109,6 +109,8 @@ SEGMENTS = pa.schema(
         _field("time_units", pa.string(), nullable=True),
         _field("n_neurons", pa.int64(), doc="number of spike trains"),
         _field("n_spikes", pa.int64(), doc="total number of spikes"),
+        _field("same_window", pa.bool_(),
+               doc="every spike train has the segment's t_start and t_stop"),
         _field("signal_names", _list(pa.string()), doc="names of recorded signals"),
         _field("spikes_files", _list(pa.string()),
                doc="spike files (paths relative to the root), by ascending neuron id"),

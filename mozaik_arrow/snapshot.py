@@ -58,18 +58,30 @@ class _Index:
 
     def __init__(self) -> None:
         self.version = 0
-        self.keys: dict[tuple[str, Any], tuple[int, dict[str, Any]]] = {}
+        self._keys: dict[tuple[str, Any], tuple[int, dict[str, Any]]] = {}
+        # Rows of a checkpoint, indexed on first use: readers that never check uniqueness
+        # (every read-only open) never pay for it.
+        self._deferred: list[tuple[int, str, pa.Table]] = []
+
+    @property
+    def keys(self) -> dict[tuple[str, Any], tuple[int, dict[str, Any]]]:
+        while self._deferred:
+            version, table, t = self._deferred.pop()
+            names = sum(_KEY_COLUMNS[table], ())
+            self.add_rows(version, table, {n: t.column(n).to_pylist() for n in names})
+        return self._keys
 
     def add_rows(self, version: int, table: str, columns: Mapping[str, list[Any]]) -> None:
+        target = self.keys
         key_cols, value_cols = _KEY_COLUMNS[table]
         keys = zip(*(columns[c] for c in key_cols), strict=True)
         values = zip(*(columns[c] for c in value_cols), strict=True)
         for k, v in zip(keys, values, strict=True):
-            self.keys.setdefault((table, _key(table, k)), (version, dict(zip(value_cols, v, strict=True))))
+            target.setdefault((table, _key(table, k)), (version, dict(zip(value_cols, v, strict=True))))
 
     def copy_upto(self, version: int) -> _Index:
         new = _Index()
-        new.keys = {k: v for k, v in self.keys.items() if v[0] <= version}
+        new._keys = {k: v for k, v in self.keys.items() if v[0] <= version}
         new.version = version
         return new
 
@@ -153,8 +165,8 @@ def from_checkpoint(
     for name in ROW_TABLES:
         t = tables[name].cast(ROW_SCHEMAS[name])
         chunks[name] = (t,) if t.num_rows else ()
-        names = sum(_KEY_COLUMNS[name], ())
-        index.add_rows(version, name, {n: t.column(n).to_pylist() for n in names})
+        if t.num_rows:
+            index._deferred.append((version, name, t))
     index.version = version
     size_of = dict(zip(files, sizes, strict=True)) if sizes is not None else {}
     return Snapshot(version, frozenset(files), chunks, neurons_file, index, size_of)

@@ -549,6 +549,7 @@ def _segment_row(rec: Recording, sid: str, key: str, null: bool) -> dict[str, An
         "time_units": rec.time_units,
         "n_neurons": rec.n_neurons,
         "n_spikes": rec.n_spikes,
+        "same_window": rec.same_window,
         "signal_names": list(rec.signal_names),
         "spikes_files": [],
         "spikes_first_ids": [],

@@ -56,3 +56,20 @@ def test_window_counts_include_both_ends():
     values = np.array([1.0, 2.0, 3.0, 5.0, 7.0])
     offsets = np.array([0, 3, 3, 5])
     assert analytics.window_counts(values, offsets, 2.0, 5.0).tolist() == [2, 0, 1]
+
+
+def test_mean_rates_with_a_window_per_train(store_path):
+    from mozaik_arrow.neo_convert import Recording
+
+    values, offsets = spike_arrays(50, 20.0, 1000.0, seed=3)
+    t_stop = np.full(50, 1000.0)
+    t_stop[::2] = 2000.0  # half the trains were recorded twice as long
+    rec = Recording.from_arrays("V1_Exc_L4", np.arange(50), values, offsets, t_stop=t_stop)
+    uniform = Recording.from_arrays("V1_Inh_L4", np.arange(50), values, offsets, t_stop=1000.0)
+    assert not rec.same_window and uniform.same_window
+    with ma.open(store_path, "w") as store:
+        store.add_recording([rec, uniform], {"name": "Blank", "trial": 0})
+    with ma.open(store_path, "r") as store:
+        for seg in store.get_segments():
+            want = [len(st) / float(st.t_stop - st.t_start) * 1000.0 for st in seg.get_spiketrains()]
+            assert np.allclose(seg.mean_rates(), want, rtol=1e-12)

@@ -259,7 +259,7 @@ _READS = {  # API call → (columns it reads, the call)
     "get_spiketrains": ({"t_stop", "times"}, lambda seg: seg.get_spiketrains()),
     "get_spiketrain": ({"t_stop", "times"}, lambda seg: seg.get_spiketrain(2)),
     "get_spiketrain-list": ({"t_stop", "times"}, lambda seg: seg.get_spiketrain([300, 1])),
-    "mean_rates": ({"n_spikes", "t_stop"}, lambda seg: seg.mean_rates()),
+    "mean_rates": ({"n_spikes"}, lambda seg: seg.mean_rates()),  # one window: counts only
     "mean_rates-window": ({"t_stop", "times"},
                           lambda seg: seg.mean_rates(start=0.0 * quantities.ms,
                                                      end=100.0 * quantities.ms)),
