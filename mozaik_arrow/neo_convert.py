@@ -820,6 +820,8 @@ def _signals_from_list(signals: list, where: str) -> _SignalColumns:
         ids = _signal_ids(sig, what)
         if len(ids) != mag.shape[1]:
             raise ValidationError(f"{what}: {mag.shape[1]} channels but {len(ids)} neuron ids")
+        if mag.shape[1] == 0:
+            raise ValidationError(f"{what}: the signal has no channels (no neuron recorded)")
         units = _unit_string(sig)
         prev = units_of.setdefault(name, units)
         if prev != units:
