@@ -1154,7 +1154,14 @@ def _check_range(ids, v, o, ts, tp, units) -> None:
         )
 
 
-def _list_parts(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def list_parts(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(values, offsets) of a list column as numpy (zero-copy for one float64 chunk).
+
+    Offsets are used as they are (a sliced array's need not start at 0), because ``.values``
+    ignores a slice offset (apache/arrow#37733).
+    """
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
     if arr.null_count:
         raise ValueError("a list column holds nulls")
     offsets = arr.offsets.to_numpy(zero_copy_only=False)
@@ -1184,7 +1191,7 @@ def spiketrains_from_table(
     """
     out: list[neo.SpikeTrain] = []
     for b in _batches(table):
-        values, offsets = _list_parts(b.column("times"))
+        values, offsets = list_parts(b.column("times"))
         ids = b.column("neuron_id").to_numpy()
         ts = b.column("t_start").to_numpy()
         tp = b.column("t_stop").to_numpy()
@@ -1358,7 +1365,7 @@ def analogsignals_from_table(
         if sub.column("samples").num_chunks != 1:
             sub = sub.combine_chunks()
         col = sub.column("samples").chunk(0)
-        values, offsets = _list_parts(col)
+        values, offsets = list_parts(col)
         out.append(
             analogsignal_from_arrow(
                 sub.column("name")[0].as_py(),

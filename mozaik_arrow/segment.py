@@ -19,7 +19,7 @@ import quantities as pq
 from neo.core.spiketrainlist import SpikeTrainList
 
 from . import analytics
-from .neo_convert import analogsignals_from_table, spiketrains_from_table
+from .neo_convert import analogsignals_from_table, list_parts, spiketrains_from_table
 from .reader import FileCache
 
 __all__ = ["MozaikSegment"]
@@ -27,17 +27,6 @@ __all__ = ["MozaikSegment"]
 _SPIKE_COLUMNS = ("neuron_id", "units", "t_start", "t_stop", "times")
 _SIGNAL_COLUMNS = ("neuron_id", "units", "time_units", "t_start", "sampling_period", "samples")
 VM, ESYN, ISYN = "v", "gsyn_exc", "gsyn_inh"
-
-
-def _list_parts(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Zero-copy (values, offsets) of a large_list<float64> column (one chunk)."""
-    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    if len(arr) == 0:
-        return np.empty(0), np.zeros(1, dtype=np.int64)
-    offsets = arr.offsets.to_numpy()
-    # .values ignores a slice offset (apache/arrow#37733): index by the offsets themselves.
-    values = arr.values.to_numpy(zero_copy_only=False)
-    return values, offsets
 
 
 class MozaikSegment(neo.Segment):
@@ -290,12 +279,12 @@ class MozaikSegment(neo.Segment):
             return np.empty(0)
         lo = float(start.rescale(units).magnitude) if start is not None else self._row["t_start"]
         hi = float(end.rescale(units).magnitude) if end is not None else self._row["t_stop"]
-        values, offsets = _list_parts(t.column("times"))
+        values, offsets = list_parts(t.column("times"))
         counts = analytics.window_counts(values, offsets, lo, hi)
         return counts / ((hi - lo) * analytics.seconds_per_unit(units))
 
     def _times(self) -> tuple[np.ndarray, np.ndarray]:
-        return _list_parts(self._read_all("spikes", ["times"]).column("times"))
+        return list_parts(self._read_all("spikes", ["times"]).column("times"))
 
     def isi(self) -> list[pq.Quantity]:
         """Inter-spike intervals of every spike train (``numpy.diff`` of each), with units."""
