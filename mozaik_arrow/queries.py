@@ -13,7 +13,7 @@ returns False instead of raising.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -109,16 +109,20 @@ def _views_by_group(
     """One view per value of ``keyed["_group"]``, in order of first appearance: each a
     semi-join of the input's plan with that group's ids (store order kept)."""
     recordings, ads = dsv._recordings(), dsv._ads()
+    groups = keyed.select("_group", id_column).partition_by(
+        "_group", maintain_order=True, include_key=False)
+    # Each view's plan is built on first use (a partition can make thousands of views).
     out = []
-    for group in keyed.select("_group", id_column).partition_by("_group", maintain_order=True):
-        ids = group.select(id_column).lazy()
+    for ids in groups:
         if part == "recordings":
-            plan = recordings.join(ids, on=id_column, how="semi", maintain_order="left")
-            out.append(dsv._with(recordings=plan, ads=ads))
+            out.append(dsv._with(recordings=_semi(recordings, ids, id_column), ads=ads))
         else:
-            plan = ads.join(ids, on=id_column, how="semi", maintain_order="left")
-            out.append(dsv._with(recordings=recordings, ads=plan))
+            out.append(dsv._with(recordings=recordings, ads=_semi(ads, ids, id_column)))
     return out
+
+
+def _semi(plan: pl.LazyFrame, ids: pl.DataFrame, column: str) -> Callable[[], pl.LazyFrame]:
+    return lambda: plan.join(ids.lazy(), on=column, how="semi", maintain_order="left")
 
 
 # -- queries -----------------------------------------------------------------------------------

@@ -126,6 +126,16 @@ class Snapshot:
             cache[table] = pl.from_arrow(self.table(table).combine_chunks())
         return cache[table]
 
+    def files_under(self, top: str) -> list[str]:
+        """The files under one top-level directory (``"ads"``, ``"stimuli"``...), sorted
+        (cached per snapshot)."""
+        cache = self.__dict__.setdefault("_under", {})
+        files = cache.get(top)
+        if files is None:
+            prefix = top + "/"
+            files = cache[top] = sorted(p for p in self.files if p.startswith(prefix))
+        return files
+
     def num_rows(self, table: str) -> int:
         return sum(c.num_rows for c in self.chunks[table])
 

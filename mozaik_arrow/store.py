@@ -40,7 +40,7 @@ from .neo_convert import Recording, recording_from_segment
 from .neurons import NeuronState, neurons_table, read_neurons
 from .parametrized import canonical_stimulus
 from .reader import FileCache
-from .snapshot import Snapshot
+from .snapshot import ROW_SCHEMAS, Snapshot
 from .view import DataStoreView
 
 __all__ = ["DataStore", "ArrowDataStore", "Hdf5DataStore", "open"]
@@ -231,20 +231,20 @@ class ArrowDataStore(DataStore):
         return self._log.snapshot()
 
     def _recordings(self) -> pl.LazyFrame:
-        return self._snapshot().frame("segments").lazy()
+        return _deferred(self._snapshot(), "segments")
 
     def _ads(self) -> pl.LazyFrame:
-        return self._ads_results.frame().lazy()
+        return self._ads_results.plan()
 
     def _stimuli_metadata(self) -> pl.LazyFrame:
         """Every stored stimulus: key, string, name, module_path, ``_pairs`` (store order)."""
-        return self._snapshot().frame("stimuli").lazy()
+        return _deferred(self._snapshot(), "stimuli")
 
     def _stimuli_typed(self) -> pl.DataFrame:
         """Every stored stimulus with one typed column per parameter (from the stimuli files,
         which are immutable: each is read once)."""
         snap = self._snapshot()
-        paths = [p for p in snap.files if p.startswith("stimuli/")]
+        paths = snap.files_under("stimuli")
         frames = []
         for p in paths:
             if p not in self._stimuli_files:
@@ -530,6 +530,14 @@ class ArrowDataStore(DataStore):
             f"<ArrowDataStore {self.root} mode={self.mode!r} version={snap.version} "
             f"recordings={snap.num_rows('segments')}>"
         )
+
+
+_ROW_FRAME_SCHEMAS = {t: pl.from_arrow(s.empty_table()).schema for t, s in ROW_SCHEMAS.items()}
+
+
+def _deferred(snap: Snapshot, table: str) -> pl.LazyFrame:
+    """A metadata table of ``snap`` as a plan, converted to polars only when collected."""
+    return pl.defer(lambda: snap.frame(table), schema=_ROW_FRAME_SCHEMAS[table])
 
 
 def _fixed_groups(n: int, per: int) -> list[int]:

@@ -10,7 +10,7 @@ or chaining views reads no recording data; frames (``spikes()``, ``signals()``) 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,6 +26,9 @@ if TYPE_CHECKING:  # the store imports this module; the view only needs its type
 __all__ = ["DataStoreView"]
 
 _HIVE = {"sheet": pl.String, "stimulus": pl.String}
+# A view's plan, or a function building it on first use: a partition query makes thousands
+# of views, most of which are never looked at.
+_Plan = pl.LazyFrame | Callable[[], pl.LazyFrame]
 
 
 def _polars_schema(table: str) -> pl.Schema:
@@ -82,8 +85,8 @@ class DataStoreView:
         full_datastore: DataStore | None = None,
         replace: bool = False,
         *,
-        recordings: pl.LazyFrame | None = None,
-        ads: pl.LazyFrame | None = None,
+        recordings: _Plan | None = None,
+        ads: _Plan | None = None,
     ) -> None:
         self.parameters = dict(parameters or {})
         self.full_datastore = full_datastore if full_datastore is not None else self  # type: ignore[assignment]
@@ -99,17 +102,19 @@ class DataStoreView:
         """Plan over the segments table rows of this view (store order)."""
         if self._recordings_plan is None:
             return pl.DataFrame(schema=_polars_schema("segments")).lazy()
+        if callable(self._recordings_plan):
+            self._recordings_plan = self._recordings_plan()
         return self._recordings_plan
 
     def _ads(self) -> pl.LazyFrame:
         """Plan over the ADS metadata rows of this view (store order)."""
         if self._ads_plan is None:
             return pl.from_arrow(schema.strip_field_docs(schema.ADS).empty_table()).lazy()
+        if callable(self._ads_plan):
+            self._ads_plan = self._ads_plan()
         return self._ads_plan
 
-    def _with(
-        self, recordings: pl.LazyFrame | None = None, ads: pl.LazyFrame | None = None
-    ) -> DataStoreView:
+    def _with(self, recordings: _Plan | None = None, ads: _Plan | None = None) -> DataStoreView:
         return DataStoreView(
             self.parameters, self.full_datastore, self.replace,
             recordings=self._recordings() if recordings is None else recordings,
@@ -168,7 +173,11 @@ class DataStoreView:
         means any of; an ADS lacking a queried parameter does not match), in store order."""
         from .queries import pairs_filter
 
-        rows = self._ads().filter(pairs_filter(kwargs)).collect()
+        # One key at a time on a shrinking frame: after the first filter the rest is cheap
+        # (a combined predicate scans every ADS's pairs once per key).
+        rows = self._ads().collect()
+        for name in sorted(kwargs, key=lambda k: k != "stimulus_id"):  # most selective first
+            rows = rows.filter(pairs_filter({name: kwargs[name]}))
         return self.full_datastore._ads_results.materialise(rows)
 
     def analysis_result_copy(self) -> list[Any]:

@@ -14,6 +14,7 @@ import quantities as pq
 
 import mozaik_arrow as ma
 from mozaik_arrow.ads import AnalogSignalList, PerNeuronValue, SingleValue
+from mozaik_arrow.neo_convert import Recording
 
 from ._util import tree
 from .test_ads import STIM, assert_same_ads, examples
@@ -146,3 +147,33 @@ def test_bad_ads_input(store_path):
         assert tree(store_path) == before
     with ma.open(store_path, "r") as store, pytest.raises(PermissionError):
         store.add_analysis_result(_pnv(1))
+
+
+def test_recording_queries_never_read_ads_metadata(store_path):
+    """Views are lazy in their ADS too: a query on recordings or stimuli works with the ADS
+    metadata gone; asking for the ADS then names the missing file."""
+    rec = Recording.from_arrays("V1_Exc_L4", np.arange(3), np.array([1.0, 2.0]),
+                                np.array([0, 1, 1, 2]), t_stop=10.0)
+    with ma.open(store_path, "w") as store:
+        store.add_recording(rec, STIM)
+        store.add_analysis_result(_pnv(1, stimulus_id=STIM))
+    (meta,) = (store_path / "ads").glob("*.parquet")
+    meta.unlink()
+    with ma.open(store_path, "r") as store:
+        view = ma.queries.param_filter_query(store, st_name="EndOfSimulationBlank", sheet_name="V1_Exc_L4")
+        assert len(view.get_segments()) == 1 and view.sheets() == ["V1_Exc_L4"]
+        parts = ma.queries.partition_by_stimulus_paramter_query(store, ["trial"])
+        assert len(parts) == 1 and len(parts[0].get_segments()) == 1
+        with pytest.raises(ma.MissingFileError, match=meta.name):
+            view.get_analysis_result()
+
+
+def test_a_view_made_before_save_still_gives_its_ads(store_path):
+    with ma.open(store_path, "w") as store:
+        store.add_analysis_result(_pnv(1))
+        view = ma.queries.param_filter_query(store, value_name="rate")
+        store.save()
+        store.add_analysis_result(_pnv(2, analysis_algorithm="B"))  # after the view: not in it
+        (got,) = view.get_analysis_result()
+        assert_same_ads(got, _pnv(1))
+        assert len(store.get_analysis_result(value_name="rate")) == 2

@@ -517,3 +517,18 @@ def test_orphans_of_a_crashed_writer_until_a_writable_open(tmp_path, step):
     ma.open(store, "a").close()  # recovery
     report = _report_of(store)
     assert report.ok and report.problems == [], report
+
+
+def test_readers_probe_for_a_gap_writers_list_the_log(store):
+    """A reader probes the next names after the last record (opening stays flat in the log
+    length); a writer lists the whole log, so it never commits into a gap."""
+    last = max(int(p.name[:20]) for p in (store / "_log").glob("*.json") if p.name[:20].isdigit())
+    far = _record(store, last + 20)
+    far.write_bytes(_record(store, last).read_bytes())
+    ma.open(store, "r").close()  # 20 names on: beyond a reader's probe
+    with pytest.raises(CorruptFileError, match=far.name):
+        ma.open(store, "a")
+    near = _record(store, last + 3)
+    near.write_bytes(_record(store, last).read_bytes())
+    with pytest.raises(CorruptFileError, match=near.name):
+        ma.open(store, "r")
