@@ -196,8 +196,10 @@ class AnalysisResults:
         if clash:
             raise ValidationError(f"ADS parameter names {clash} are reserved by the ADS table")
         key = ads_key(result)
+        # Checked against the state this process last read (no log read per ADS): what
+        # other processes commit meanwhile is checked again under the lock in save().
         if not self.replace and (
-            key in self._pending or key in self._committed_keys(self._snapshot())
+            key in self._pending or key in self._committed_keys(self._log.snapshot(refresh=False))
         ):
             raise DuplicateError(
                 f"an analysis result with the same parameters is already stored: {result}"

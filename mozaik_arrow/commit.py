@@ -138,6 +138,7 @@ class Log:
         self.fs = fs
         self.writable = writable
         self._snapshot = Snapshot()
+        self._opened = False  # the first read starts from the checkpoint and checks for gaps
         self._writer: str | None = None
         self._alive_fd: int | None = None
 
@@ -149,7 +150,7 @@ class Log:
         return self._snapshot
 
     def _read_after(self, snap: Snapshot) -> Snapshot:
-        opening = snap.version == 0
+        opening = not self._opened
         if opening:
             snap = self._read_checkpoint() or snap
         version = snap.version + 1
@@ -177,6 +178,7 @@ class Log:
             if later:
                 raise CorruptFileError(self.fs.full(name), "commit record missing from the log "
                                        f"(a later one exists: {sorted(later)[0]})")
+            self._opened = True
         return snap
 
     def _read_checkpoint(self) -> Snapshot | None:

@@ -38,6 +38,20 @@ def _stimulus_params(string: str) -> dict[str, Any]:
 
 def pair(name: str, value: Any) -> str:
     """The ``_pairs`` entry of one parameter (``stimulus_id`` is compared by stimulus key)."""
+    if type(value) in _SCALARS:  # the same few (name, value) recur across 1e5 objects
+        return _scalar_pair(name, type(value), value)
+    return _pair(name, value)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _scalar_pair(name: str, kind: type, value: Any) -> str:
+    return _pair(name, value)
+
+
+def _pair(name: str, value: Any) -> str:
     if name == "stimulus_id" and value is not None:
         value = canonical_stimulus(value)[1]
     return f"{name}={value_text(value)}"

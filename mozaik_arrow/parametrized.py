@@ -56,6 +56,11 @@ def _clean_value(value: Any, where: str, depth: int = 0, pset: bool = True) -> A
     ParameterSetValue if ``pset`` (as ParameterSet converts nested dicts), dicts in lists."""
     if depth > MAX_DEPTH:
         raise ValidationError(f"{where}: nested deeper than {MAX_DEPTH} levels")
+    kind = type(value)
+    if kind is float or value is None or kind is bool:  # fast paths: exact builtins
+        return value
+    if kind is str and value.isascii():  # no surrogates possible
+        return value
     if isinstance(value, np.generic):
         value = value.item()
     if value is None or isinstance(value, bool):
@@ -279,6 +284,8 @@ def parse_stimulus_string(s: str) -> dict:
 
 
 def _norm(value: Any) -> Any:
+    if type(value) is str or value is None:
+        return value
     if isinstance(value, bool):
         # A tuple: sequences normalise to lists, so no parameter value can mimic the tag, and
         # its JSON (["__bool__",true]) differs from that of 1 and of every list.
@@ -319,6 +326,8 @@ def _dumps(normalised: object) -> str:
 
 
 def _plain(value: Any) -> Any:
+    if type(value) in _SCALARS:  # fast path: most parameter values (isinstance of ABCs is slow)
+        return value
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
@@ -328,6 +337,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 @functools.lru_cache(maxsize=1 << 16)
