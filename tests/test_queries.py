@@ -315,3 +315,46 @@ def test_print_content(store, capsys):
     q.param_filter_query(store, st_name="EndOfSimulationBlank").print_content(True, True)
     out = capsys.readouterr().out
     assert out.count("EndOfSimulationBlank") >= 4 and 'value_name="mean rate"' in out
+
+
+def test_heterogeneous_stimuli_and_ads_through_duckdb(store):
+    """The files alone, read by duckdb: grating and blank stimuli side by side (typed columns,
+    NULL where a type lacks a parameter) and each ADS type's metadata with its parameters."""
+    duckdb = pytest.importorskip("duckdb")
+    root = store.root
+    stim = duckdb.sql(
+        f"SELECT name, orientation, contrast, trial, stimulus_string FROM "
+        f"read_parquet('{root}/stimuli/*.parquet', union_by_name=1) ORDER BY version").pl()
+    assert stim.height == len(STIMULI)
+    assert stim["stimulus_string"].to_list() == [canonical_stimulus(s)[0] for s in STIMULI]
+    for row, want in zip(stim.iter_rows(named=True), STIMULI, strict=True):
+        assert row["name"] == want["name"] and row["trial"] == want["trial"]
+        assert row["orientation"] == want.get("orientation")  # NULL for the blanks
+        assert row["contrast"] == want.get("contrast")
+    ads = duckdb.sql(
+        f"SELECT identifier, value_name, sheet_name, y_axis_name, stimulus_id, tags FROM "
+        f"read_parquet('{root}/ads/*.parquet', union_by_name=1) ORDER BY _version, _position").pl()
+    api = store.analysis_result_copy()
+    assert ads["identifier"].to_list() == [a.identifier for a in api]
+    for row, a in zip(ads.iter_rows(named=True), api, strict=True):
+        p = ads_params(a)
+        assert row["value_name"] == p.get("value_name") and row["sheet_name"] == p.get("sheet_name")
+        assert row["y_axis_name"] == p.get("y_axis_name")
+        assert row["tags"] == list(a.tags)
+        sid = p.get("stimulus_id")
+        assert row["stimulus_id"] == (None if sid is None else canonical_stimulus(sid)[0])
+    # a mean rate by ADS type and sheet over the payloads, joined in SQL
+    got = duckdb.sql(
+        f"SELECT m.sheet_name, avg(p.value[1]) AS v FROM read_parquet('{root}/ads/*.parquet', "
+        f"union_by_name=1) m JOIN (SELECT *, filename AS f, row_number() OVER "
+        f"(PARTITION BY filename ORDER BY file_row_number) - 1 AS r FROM read_parquet("
+        f"'{root}/ads_payloads/identifier=SingleValue/*.parquet', filename=1, "
+        f"file_row_number=1)) p ON p.f LIKE '%' || m._payload_file AND p.r = m._payload_row "
+        f"WHERE m.identifier = 'SingleValue' AND m.sheet_name IS NOT NULL "
+        f"GROUP BY 1 ORDER BY 1").fetchall()
+    want = {}
+    for a in api:
+        if a.identifier == "SingleValue" and a.sheet_name is not None:
+            want.setdefault(a.sheet_name, []).append(float(a.value))
+    assert [(s, pytest.approx(v)) for s, v in got] == [
+        (s, pytest.approx(np.mean(v))) for s, v in sorted(want.items())]
