@@ -1,36 +1,40 @@
-"""The ``mozaik-arrow`` command line (also ``python -m mozaik_arrow``).
+"""The ``mozaik-arrow`` command line (also ``python -m mozaik_arrow``), built on click and rich.
 
-Subcommands:
+Subcommands: ``demo``, ``info``, ``ls``, ``sql``, ``validate`` (and, with their extras,
+``import-mozaik``, ``export-nwb``, ``plot``). Run ``mozaik-arrow COMMAND --help``.
 
-``demo DIR``
-    Run a small real PyNN/NEST network (two sheets, drifting gratings at several
-    orientations, blanks), record it into a new store at DIR and print a summary.
-``info STORE``
-    Print the summary of an existing store.
-``validate STORE...``
-    Check every file of a store (exists, size, page checksums, schema); exit 1 when damaged.
-
-User mistakes (a missing store, a non-empty target) are one line on stderr and exit code 2.
+User mistakes (a missing store, a bad query, bad SQL) are one line on stderr and exit code 2,
+never a traceback; ``validate`` exits 1 when a store is damaged.
 """
 
 from __future__ import annotations
 
-import argparse
+import ast
+import json
+import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import polars as pl
 
 from . import analytics
+from ._version import __version__
 from .errors import MozaikArrowError
 from .parametrized import parse_stimulus_string
 from .store import ArrowDataStore
 from .store import open as open_store
 
-__all__ = ["main", "summary"]
+try:
+    import click
+except ImportError:  # pragma: no cover - click is a dependency of the `cli` extra
+    click = None  # type: ignore[assignment]
+
+__all__ = ["main", "run", "summary", "parse_query", "store_info"]
 
 
+# -- what the commands compute (plain functions: testable, reusable) ---------------------------
 def summary(store: ArrowDataStore) -> pl.DataFrame:
     """One row per recording, in store order: sheet, stimulus, neurons, spikes, mean rate (Hz).
 
@@ -52,7 +56,7 @@ def summary(store: ArrowDataStore) -> pl.DataFrame:
         .collect()
     )
     described = [_describe(s) for s in out["stimulus_string"].to_list()]
-    return out.with_columns(pl.Series("stimulus_params", described)).select(
+    return out.with_columns(pl.Series("stimulus_params", described, pl.String)).select(
         "sheet_name", "stimulus_params", "null", pl.col("n_neurons").alias("neurons"),
         pl.col("n_spikes").alias("spikes"), pl.col("mean_rate_hz").round(2),
     )
@@ -65,82 +69,271 @@ def _describe(stimulus_string: str) -> str:
     return f"{p.get('name')}(" + ", ".join(shown) + ")"
 
 
-def _print_store(store: ArrowDataStore) -> None:
+def store_info(store: ArrowDataStore) -> dict[str, Any]:
+    """What ``mozaik-arrow info --json`` prints: a summary of the committed store.
+
+    Keys: ``path``, ``format_version``, ``version`` (commits), ``sheets``, ``segments``,
+    ``null_segments``, ``stimuli``, ``neurons`` (sheet → count), ``spikes``, ``ads``
+    (identifier → count), ``bytes`` (everything under the store directory).
+    """
+    from . import schema
+
     segs = store.segments_frame().collect()
-    print(f"store {store.root}")
-    print(f"  sheets: {', '.join(store.sheets())}")
-    print(f"  stimuli: {segs.filter(~pl.col('null'))['stimulus'].n_unique()}   "
-          f"recordings: {int((~segs['null']).sum())}   null recordings: {int(segs['null'].sum())}   "
-          f"spikes: {int(segs['n_spikes'].sum())}")
-    with pl.Config(tbl_rows=100, tbl_cols=10, fmt_str_lengths=90, tbl_width_chars=170):
-        print(summary(store))
+    real = segs.filter(~pl.col("null"))
+    neurons: dict[str, int] = {}
+    for sheet, n in segs.group_by("sheet_name", maintain_order=True).agg(
+            pl.col("n_neurons").max()).iter_rows():
+        neurons[sheet] = int(n)
+    for sheet, state in store._neuron_state().items():
+        if state.get("ids") is not None:
+            neurons[sheet] = len(state["ids"])
+    ads = store.ads_frame().select("identifier").collect()
+    counts = ads.group_by("identifier", maintain_order=True).len()
+    size = 0
+    for base, _, files in os.walk(store.root):
+        size += sum(os.lstat(os.path.join(base, f)).st_size for f in files)
+    return {
+        "path": store.root,
+        "format_version": schema.FORMAT_VERSION,
+        "version": store._snapshot().version,
+        "sheets": store.sheets(),
+        "segments": real.height,
+        "null_segments": segs.height - real.height,
+        "stimuli": real["stimulus"].n_unique(),
+        "neurons": neurons,
+        "spikes": int(segs["n_spikes"].sum()),
+        "ads": dict(counts.iter_rows()),
+        "bytes": size,
+    }
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from .simulate import run_network
-
-    t0 = time.perf_counter()
-    result = run_network(n_exc=args.n_exc, n_inh=args.n_inh, duration=args.duration,
-                         orientations=tuple(args.orientations), seed=args.seed)
-    t1 = time.perf_counter()
-    with open_store(args.dir, "w") as store:
-        result.write_to(store)
-    t2 = time.perf_counter()
-    print(f"simulated {sum(len(v) for v in result.neuron_ids.values())} neurons, "
-          f"{len(result.recordings)} stimuli with PyNN/NEST in {t1 - t0:.1f} s; "
-          f"stored in {t2 - t1:.2f} s")
-    with open_store(args.dir, "r") as store:
-        _print_store(store)
-    return 0
+def _literal(text: str) -> Any:
+    """A Python literal (``0.0``, ``None``, ``'a,b'``, ``[1, 2]``) or, failing that, the text."""
+    try:
+        return ast.literal_eval(text)  # literals only: never evaluates code
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
 
 
-def _info(args: argparse.Namespace) -> int:
-    with open_store(args.store, "r") as store:
-        _print_store(store)
-    return 0
+def parse_query(pairs: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` arguments as ``param_filter_query`` keywords.
+
+    Values are Python literals where they parse (``0.0``, ``3``, ``None``, ``True``,
+    ``'quoted text'``) and plain text otherwise; ``a,b`` is a list (any of). Raises
+    ``ValueError`` naming the argument when one has no ``=`` or an invalid key.
+    """
+    out: dict[str, Any] = {}
+    for arg in pairs:
+        key, sep, text = arg.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise ValueError(f"bad query argument {arg!r}: expected KEY=VALUE, e.g. st_orientation=0.0")
+        value = _literal(text)
+        if isinstance(value, tuple):  # "1,2" is a tuple literal
+            value = list(value)
+        elif isinstance(value, str) and value == text and "," in text:
+            value = [_literal(p) for p in text.split(",")]
+        out[key] = value
+    return out
 
 
-def _validate(args: argparse.Namespace) -> int:
-    from .validation import validate
+def _listing(store: ArrowDataStore, what: str, query: dict[str, Any]) -> pl.DataFrame:
+    from .queries import param_filter_query
 
-    status = 0
-    for path in args.store:
-        report = validate(path)
-        print(report)
-        status |= 0 if report.ok else 1
-    return status
+    if what == "stimuli":  # a stimulus has only stimulus parameters: `st_` is optional
+        query = {k if k.startswith("st_") else f"st_{k}": v for k, v in query.items()}
+    view = param_filter_query(store, **query) if query else store
+    if what == "recordings":
+        return view.segments_frame().select(
+            "sheet_name", "stimulus_string", "null", "n_neurons", "n_spikes").collect()
+    if what == "stimuli":
+        return view.stimuli_frame().drop("stimulus").collect()
+    frame = view.ads_frame().collect()
+    return frame.drop([c for c in ("ads_key", "stimulus", "stimulus_id") if c in frame.columns]
+                      ).with_columns(pl.col("tags").list.join(","))
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mozaik-arrow", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="simulate a small PyNN/NEST network into a new store")
-    demo.add_argument("dir", help="directory of the new store (missing or empty)")
-    demo.add_argument("--n-exc", type=int, default=80)
-    demo.add_argument("--n-inh", type=int, default=20)
-    demo.add_argument("--duration", type=float, default=300.0, help="ms per stimulus")
-    demo.add_argument("--orientations", type=float, nargs="+",
-                      default=[0.0, 0.7853981633974483, 1.5707963267948966, 2.356194490192345])
-    demo.add_argument("--seed", type=int, default=1234)
-    demo.set_defaults(run=_demo)
-    info = sub.add_parser("info", help="summarise a store")
-    info.add_argument("store")
-    info.set_defaults(run=_info)
-    check = sub.add_parser("validate", help="check every file of a store; changes nothing")
-    check.add_argument("store", nargs="+")
-    check.set_defaults(run=_validate)
-    return parser
+# -- output -------------------------------------------------------------------------------------
+def _console() -> Any:
+    from rich.console import Console
+
+    # A pipe gets whole lines (rich would otherwise wrap to 80 columns).
+    return Console(width=None if sys.stdout.isatty() else 400, soft_wrap=False)
+
+
+def _emit(frame: pl.DataFrame, fmt: str, title: str | None = None) -> None:
+    if fmt == "csv":
+        sys.stdout.write(frame.write_csv())
+    elif fmt == "json":
+        # duckdb sums are DECIMAL(38, 0): JSON numbers, not the strings polars would write
+        decimals = {n: pl.Int128 if t.scale == 0 else pl.Float64
+                    for n, t in frame.schema.items() if isinstance(t, pl.Decimal)}
+        frame = frame.cast(decimals) if decimals else frame
+        sys.stdout.write(json.dumps(frame.to_dicts(), default=str, allow_nan=True) + "\n")
+    else:
+        from rich.table import Table
+
+        table = Table(title=title, show_lines=False)
+        for name in frame.columns:
+            table.add_column(name, overflow="fold")
+        for row in frame.iter_rows():
+            table.add_row(*("" if v is None else str(v) for v in row))
+        _console().print(table)
+
+
+def _print_store(store: ArrowDataStore) -> None:
+    info = store_info(store)
+    console = _console()
+    console.print(f"[bold]store[/bold] {info['path']}  (format {info['format_version']}, "
+                  f"{info['version']} commits, {info['bytes'] / 1e6:.1f} MB)")
+    console.print(f"  sheets: {', '.join(info['sheets'])}")
+    console.print(f"  stimuli: {info['stimuli']}   recordings: {info['segments']}   "
+                  f"null recordings: {info['null_segments']}   spikes: {info['spikes']}")
+    if info["ads"]:
+        console.print("  ADS: " + ", ".join(f"{k} {v}" for k, v in info["ads"].items()))
+    _emit(summary(store), "table", title="recordings")
+
+
+# -- commands ----------------------------------------------------------------------------------
+_FORMAT = None if click is None else click.Choice(["table", "csv", "json"])
+
+
+def _commands() -> Any:
+    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(__version__, prog_name="mozaik-arrow")
+    def cli() -> None:
+        """mozaik_arrow: a columnar, crash-safe store for mozaik / PyNN simulations."""
+
+    @cli.command()
+    @click.argument("directory", type=click.Path(file_okay=False))
+    @click.option("--n-exc", type=int, default=80, show_default=True)
+    @click.option("--n-inh", type=int, default=20, show_default=True)
+    @click.option("--duration", type=float, default=300.0, show_default=True, help="ms per stimulus")
+    @click.option("--orientations", type=float, multiple=True,
+                  default=(0.0, 0.7853981633974483, 1.5707963267948966, 2.356194490192345),
+                  help="repeat for several")
+    @click.option("--seed", type=int, default=1234, show_default=True)
+    def demo(directory: str, n_exc: int, n_inh: int, duration: float,
+             orientations: tuple[float, ...], seed: int) -> None:
+        """Simulate a small PyNN/NEST network into a new store at DIRECTORY."""
+        from .simulate import run_network
+
+        t0 = time.perf_counter()
+        result = run_network(n_exc=n_exc, n_inh=n_inh, duration=duration,
+                             orientations=tuple(orientations), seed=seed)
+        t1 = time.perf_counter()
+        with open_store(directory, "w") as store:
+            result.write_to(store)
+        t2 = time.perf_counter()
+        click.echo(f"simulated {sum(len(v) for v in result.neuron_ids.values())} neurons, "
+                   f"{len(result.recordings)} stimuli with PyNN/NEST in {t1 - t0:.1f} s; "
+                   f"stored in {t2 - t1:.2f} s")
+        with open_store(directory, "r") as store:
+            _print_store(store)
+
+    @cli.command()
+    @click.argument("store")
+    @click.option("--json", "as_json", is_flag=True, help="one JSON object")
+    def info(store: str, as_json: bool) -> None:
+        """Summarise STORE: sheets, stimuli, recordings, spikes, ADS, bytes."""
+        with open_store(store, "r") as s:
+            if as_json:
+                click.echo(json.dumps(store_info(s)))
+            else:
+                _print_store(s)
+
+    @cli.command(name="ls")
+    @click.argument("store")
+    @click.argument("args", nargs=-1)
+    @click.option("--format", "fmt", type=_FORMAT, default="table", show_default=True)
+    def ls_(store: str, args: tuple[str, ...], fmt: str) -> None:
+        """List recordings (default), ads or stimuli of STORE matching KEY=VALUE filters.
+
+        Filters are param_filter_query's: st_orientation=0.0, sheet_name=V1_Exc_L4,
+        value_name='Firing rate', lists as a,b (any of); for stimuli the st_ prefix may be
+        left out (orientation=0.0).
+        """
+        what, rest = "recordings", list(args)
+        if rest and rest[0] in ("recordings", "ads", "stimuli"):
+            what = rest.pop(0)
+        query = parse_query(rest)
+        with open_store(store, "r") as s:
+            _emit(_listing(s, what, query), fmt, title=what)
+
+    @cli.command()
+    @click.argument("store")
+    @click.argument("query")
+    @click.option("--format", "fmt", type=_FORMAT, default="table", show_default=True)
+    def sql(store: str, query: str, fmt: str) -> None:
+        """Run QUERY with duckdb over the views spikes, signals, segments, stimuli, ads."""
+        from .sql import connect
+
+        with open_store(store, "r") as s:
+            con = connect(s)
+            _emit(con.sql(query).pl(), fmt)
+
+    @cli.command()
+    @click.argument("stores", nargs=-1, required=True)
+    def validate(stores: tuple[str, ...]) -> None:
+        """Check every file of each STORE (exists, size, checksums, schema); changes nothing.
+
+        Exit code 1 when a store is damaged.
+        """
+        from .validation import validate as check
+
+        status = 0
+        for path in stores:
+            report = check(path)
+            click.echo(str(report))
+            status |= 0 if report.ok else 1
+        if status:
+            sys.exit(status)
+
+    return cli
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``mozaik-arrow``; returns the exit code."""
-    args = _parser().parse_args(argv)
+    if click is None:
+        print("mozaik-arrow: error: the command line needs click and rich: "
+              "pip install 'mozaik-arrow[cli]'", file=sys.stderr)
+        return 2
+    user_errors: tuple[type[BaseException], ...] = (
+        MozaikArrowError, ImportError, ValueError, KeyError, PermissionError, OSError)
     try:
-        return int(args.run(args))
-    except (MozaikArrowError, ImportError, ValueError, PermissionError) as e:
-        print(f"mozaik-arrow: error: {e}", file=sys.stderr)
+        import duckdb
+
+        user_errors += (duckdb.Error,)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        rv = _commands().main(args=None if argv is None else list(argv), prog_name="mozaik-arrow",
+                              standalone_mode=False)
+        return int(rv or 0)
+    except click.exceptions.Exit as e:
+        return int(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        return int(e.exit_code)
+    except click.exceptions.Abort:
+        print("mozaik-arrow: aborted", file=sys.stderr)
+        return 1
+    except SystemExit as e:
+        return int(e.code or 0)
+    except user_errors as e:
+        print(f"mozaik-arrow: error: {_one_line(e)}", file=sys.stderr)
         return 2
 
 
-if __name__ == "__main__":  # pragma: no cover
+def run() -> None:
+    """The console script: ``sys.exit(main())``."""
     sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()
