@@ -15,6 +15,9 @@ Layout of a store (``<root>`` is the store directory)::
     <root>/stimuli/<uuid>.parquet                 one row per stimulus
     <root>/sensory/stimulus=<k>/<uuid>.parquet    raw sensory stimulus arrays
     <root>/neurons/<uuid>.parquet                 neuron ids, positions, annotations
+    <root>/ads/<uuid>.parquet                     one row per analysis result
+    <root>/ads_payloads/identifier=<t>/<uuid>.parquet   analysis results' payloads
+    <root>/run/<uuid>.parquet                     model, sheet and experiment parameters
 
 Partition columns (``sheet``, ``stimulus``) live only in the directory names; files carry the
 sheet as ``sheet_name`` so a single file read without hive partitioning still says which
@@ -187,6 +190,20 @@ ADS = pa.schema(
 values; files of different ADS types hold different parameter columns (read them with
 duckdb's ``union_by_name = true`` or polars' ``how="diagonal_relaxed"``)."""
 
+RUN = pa.schema(
+    [
+        _field("_kind", pa.string(), doc="model, sheet or experiment"),
+        _field("_name", pa.string(), nullable=True,
+               doc="the sheet (sheet rows) or the experiment's class (experiment rows)"),
+        _field("_position", pa.int64(), doc="order of the experiment in the list; 0 otherwise"),
+        _field("_text", pa.string(), doc="the parameters as a Python-literal string"),
+    ],
+    metadata={FORMAT_KEY: str(FORMAT_VERSION).encode(), TABLE_KEY: b"run"},
+)
+"""Run-level parameters: the model's, each sheet's and the experiments'. The model row also
+holds every model parameter as a typed column named by its dotted path
+(``sheets.V1_Exc_L4.density``), so the runs of a parameter search can be compared in SQL."""
+
 TABLES: dict[str, pa.Schema] = {
     "spikes": SPIKES,
     "signals": SIGNALS,
@@ -195,6 +212,7 @@ TABLES: dict[str, pa.Schema] = {
     "sensory": SENSORY,
     "neurons": NEURONS,
     "ads": ADS,
+    "run": RUN,
 }
 
 # Partition columns per table (directory names, hive style); files never hold them.
@@ -206,6 +224,7 @@ PARTITIONS: dict[str, tuple[str, ...]] = {
     "stimuli": (),
     "neurons": (),
     "ads": (),
+    "run": (),
     "ads_payloads": ("identifier",),
 }
 
@@ -287,7 +306,7 @@ def describe(schema: pa.Schema) -> dict[str, Any]:
         "partitioning": list(PARTITIONS[meta[TABLE_KEY].decode()]),
         "glob": GLOBS[meta[TABLE_KEY].decode()],
         # The ADS and stimuli tables add one typed column per parameter after their fixed ones.
-        "open_columns": meta[TABLE_KEY] in (b"ads", b"stimuli"),
+        "open_columns": meta[TABLE_KEY] in (b"ads", b"stimuli", b"run"),
         "metadata_keys": sorted(k.decode() for k in meta),
         "fields": [
             {

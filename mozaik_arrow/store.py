@@ -13,7 +13,7 @@ import dataclasses
 import errno
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
@@ -40,6 +40,15 @@ from .neo_convert import Recording, recording_from_segment
 from .neurons import NeuronState, neurons_table, read_neurons
 from .parametrized import canonical_stimulus
 from .reader import FileCache
+from .run_parameters import (
+    RunParameters,
+    experiment_entries,
+    flat_parameters,
+    parameter_text,
+    read_run,
+    run_table,
+    sheet_texts,
+)
 from .snapshot import ROW_SCHEMAS, Snapshot
 from .view import DataStoreView
 
@@ -492,6 +501,65 @@ class ArrowDataStore(DataStore):
     def set_neuron_annotations(self, neuron_annotations: Mapping[str, Any]) -> None:
         """Store per-neuron annotations (sheet → list of dicts, one per neuron)."""
         self._set_neurons("annotations", neuron_annotations)
+
+    # -- run parameters ------------------------------------------------------------------------
+    def _run(self, snap: Snapshot | None = None) -> RunParameters:
+        files = (snap or self._snapshot()).files_under("run")
+        if not files:
+            return RunParameters()
+        return read_run(self._files.read_all(files[-1], ["_kind", "_name", "_text"]))
+
+    def _set_run(self, operation: str, update: Callable[[RunParameters], None]) -> None:
+        self._require_writable()
+        txn = self._log.transaction(operation)
+
+        def build(snap: Snapshot) -> Changes:
+            run = self._run(snap)
+            update(run)
+            table = run_table(run)
+            txn.stage("run", table, f"run/{os.urandom(8).hex()}.parquet",
+                      arrow_schema=table.schema.with_metadata(schema.RUN.metadata))
+            return Changes(removed=list(snap.files_under("run")))
+
+        txn.commit(build)
+
+    def set_model_parameters(self, parameters: Any) -> None:
+        """Store the model's parameters (a mapping, a ParameterSet, or its literal string)."""
+        text = parameter_text(parameters, "model parameters")
+        self._set_run("set_model_parameters", lambda run: setattr(run, "model", text))
+
+    def get_model_parameters(self, flat: bool = False) -> Any:
+        """The model's parameters as the literal string stored (None if never set); with
+        ``flat=True`` a dict of every parameter by its dotted path."""
+        text = self._run().model
+        return text if not flat or text is None else flat_parameters(text)
+
+    def set_sheet_parameters(self, parameters: Any) -> None:
+        """Store each sheet's parameters: sheet name → parameters (or the literal string of
+        such a dict); sheets not named keep theirs."""
+        texts = sheet_texts(parameters)
+        self._set_run("set_sheet_parameters", lambda run: run.sheets.update(texts))
+
+    def get_sheet_parameters(self, sheet_name: str | None = None) -> Any:
+        """The parameters of ``sheet_name`` as a literal string (KeyError if none are
+        stored), or of every sheet as a dict sheet name → string."""
+        sheets = self._run().sheets
+        if sheet_name is None:
+            return dict(sheets)
+        if sheet_name not in sheets:
+            raise KeyError(f"no parameters stored for sheet {sheet_name!r}")
+        return sheets[sheet_name]
+
+    def set_experiment_parametrization_list(self, experiments: Sequence[Any]) -> None:
+        """Store the list of experiments run (each a parameter string or mapping, or a pair
+        ``(experiment class name, parameters)`` as mozaik writes it); replaces the list."""
+        entries = experiment_entries(experiments)
+        self._set_run("set_experiment_parametrization_list",
+                      lambda run: setattr(run, "experiments", entries))
+
+    def get_experiment_parametrization_list(self) -> list[Any]:
+        """The experiment list as stored: parameter strings, or (class name, string) pairs."""
+        return list(self._run().experiments)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def load(self) -> None:

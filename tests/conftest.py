@@ -10,6 +10,13 @@ import quantities as pq
 
 os.environ.setdefault("PYNEST_QUIET", "1")
 
+# Model parameters as mozaik writes them (a ParameterSet literal), stored by `filled_store`.
+MODEL_PARAMETERS = (
+    "{'name': 'demo', 'time_step': 0.1, 'pynn_seed': 7, 'sheets': ParameterSet({'V1_Exc_L4': "
+    "{'density': 60.0, 'cell': {'model': 'iaf_cond_exp', 'params': {'tau_m': 20.0}}}, "
+    "'V1_Inh_L4': {'density': 20.0}}), 'results_dir': ''}"
+)
+
 
 @pytest.fixture(scope="session")
 def sim():
@@ -34,6 +41,8 @@ def filled_store(sim, tmp_path_factory):
     path = tmp_path_factory.mktemp("filled") / "store"
     with ma.open(path, "w") as store:
         sim.write_to(store)
+        store.set_model_parameters(MODEL_PARAMETERS)
+        store.set_sheet_parameters({"V1_Exc_L4": {"density": 60.0}, "V1_Inh_L4": {"density": 20.0}})
         # analysis results computed from the recordings, as a mozaik analysis would
         from mozaik_arrow.ads import PerNeuronValue, SingleValue
 
