@@ -10,7 +10,7 @@ Write direction
     ``t_stop`` and samples are kept bit for bit in the units they came in (float32 is widened
     to float64, which is exact).
 
-Read direction
+Read direction (in :mod:`.neo_read`, re-exported here)
     :func:`spiketrains_from_arrow` builds ``neo.SpikeTrain`` objects as numpy views over the
     Arrow values buffer (no per-spike Python, no copy) that equal constructor-built ones
     attribute by attribute; :func:`analogsignal_from_arrow` builds the 2-D (T x N)
@@ -36,24 +36,30 @@ Read-only results
 from __future__ import annotations
 
 import ast
-import functools
-import gc
-import inspect
 import math
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import neo
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import quantities as pq
-from neo.core.dataobject import ArrayDict
 
 from . import schema
 from .errors import ValidationError
+
+# The read direction lives in .neo_read; re-exported so that this stays the one import.
+from .neo_read import (  # noqa: F401 - re-exports
+    _row_of,
+    analogsignal_column,
+    analogsignal_from_arrow,
+    analogsignals_from_table,
+    list_parts,
+    spiketrains_from_arrow,
+    spiketrains_from_table,
+)
 
 __all__ = [
     "Recording",
@@ -65,6 +71,7 @@ __all__ = [
     "analogsignal_from_arrow",
     "analogsignals_from_table",
     "analogsignal_column",
+    "list_parts",
 ]
 
 SPIKES_SCHEMA: pa.Schema = schema.strip_field_docs(schema.SPIKES)
@@ -72,13 +79,7 @@ SPIKES_SCHEMA: pa.Schema = schema.strip_field_docs(schema.SPIKES)
 SIGNALS_SCHEMA: pa.Schema = schema.strip_field_docs(schema.SIGNALS)
 """Schema of the signals tables :meth:`Recording.tables` returns (as written to files)."""
 
-_F64 = np.dtype(np.float64)
 _I64_MIN, _I64_MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
-# The very object neo's SpikeTrain constructor uses as default sampling_rate (shared by every
-# constructed train), so that fast-path trains are indistinguishable from constructed ones.
-_DEFAULT_SAMPLING_RATE = (
-    inspect.signature(neo.SpikeTrain.__new__).parameters["sampling_rate"].default
-)
 _MISSING = object()
 _SPIKE_ID_KEYS = ("channel_id", "source_id")
 _SIGNAL_ID_KEYS = ("channel_ids", "source_ids")
@@ -710,10 +711,6 @@ def _stable_argsort(keys: np.ndarray) -> np.ndarray:
     return df.sort("k", maintain_order=True)["i"].to_numpy().astype(np.int64, copy=False)
 
 
-def _row_of(offsets: np.ndarray, spike_index: int) -> int:
-    return int(np.searchsorted(offsets, spike_index, side="right") - 1)
-
-
 def _validate_spikes(c: _SpikeColumns, where: str) -> None:
     """Every check on the concatenated arrays (vectorised; no per-spike Python)."""
     ids, v, off, u = c.neuron_id, c.values, c.offsets, c.units
@@ -931,479 +928,3 @@ def _literal_annotations(ann: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[
             continue
         kept[str(k)] = lv
     return kept, tuple(dropped)
-
-
-# ---------------------------------------------------------------------------------------------
-# Read direction
-# ---------------------------------------------------------------------------------------------
-
-
-def _rows(values: Any, offsets: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Contiguous float64 ``values`` and int64 ``offsets`` indexing into them.
-
-    ``offsets`` may index ``values`` absolutely (``list_array.values``, which ignores a slice
-    of the list array, apache/arrow#37733, with ``list_array.offsets``) or relative to the
-    first row (``list_array.flatten()``); which one is unambiguous from the lengths.
-    """
-    v = np.asarray(values)
-    if v.ndim != 1:
-        raise ValueError(f"values must be 1-D, got shape {v.shape}")
-    if v.dtype != _F64:
-        v = v.astype(np.float64)  # a copy; Arrow float64 columns never take this path
-    if not v.flags.c_contiguous:
-        v = np.ascontiguousarray(v)
-    o = np.asarray(offsets)
-    if o.ndim != 1 or len(o) < 1:
-        raise ValueError("offsets must be a 1-D array of n + 1 positions")
-    o = o.astype(np.int64, copy=False)
-    if len(o) > 1 and np.any(o[1:] < o[:-1]):
-        raise ValueError("offsets must be non-decreasing")
-    base, end = int(o[0]), int(o[-1])
-    if base < 0:
-        raise ValueError("offsets must be non-negative")
-    if end <= len(v):
-        return v, o
-    if end - base == len(v):
-        return v, o - base
-    raise ValueError(f"offsets [{base}, {end}] do not fit {len(v)} values")
-
-
-def _per_row(x: Any, n: int, what: str) -> np.ndarray:
-    a = np.asarray(x, dtype=np.float64)
-    if a.ndim == 0:
-        return np.full(n, float(a))
-    if a.shape != (n,):
-        raise ValueError(f"{what} must be a scalar or have one value per row ({n}), got {a.shape}")
-    return a
-
-
-def _time_dim(units: Any) -> Any:
-    """A fresh Dimensionality for time ``units`` (a string); ValueError if not a time."""
-    if isinstance(units, bytes):
-        units = units.decode()
-    if not isinstance(units, str):
-        units = pq.quantity.validate_dimensionality(units).string
-    return _time_dim_cached(units).copy()
-
-
-@functools.lru_cache(maxsize=256)
-def _time_dim_cached(units: str) -> Any:
-    # quantities' unit parsing and simplification cost ~1 ms: done once per units string
-    try:
-        dim = pq.quantity.validate_dimensionality(units)
-    except (KeyError, LookupError, TypeError, ValueError) as e:
-        raise ValueError(f"unknown units {units!r}") from e
-    if pq.Quantity(1.0, dim).simplified._dimensionality.string != "s":
-        raise ValueError(f"units {units!r} are not a time unit")
-    return dim
-
-
-# Read-only float64 Quantity scalars (t_start / t_stop), shared by every train with the same
-# bits and units, across calls: building one costs ~40 us, a single-neuron read needs two.
-_SCALARS: dict[tuple[str, int], pq.Quantity] = {}
-_SCALARS_MAX = 4096
-
-
-def _time_scalar(units: str, bits: int, value: float, dim: Any) -> pq.Quantity:
-    key = (units, bits)
-    q = _SCALARS.get(key)
-    if q is None:
-        q = pq.Quantity(value, units=dim.copy())
-        q.flags.writeable = False
-        if len(_SCALARS) >= _SCALARS_MAX:
-            _SCALARS.clear()
-        _SCALARS[key] = q
-    return q
-
-
-def spiketrains_from_arrow(
-    neuron_ids: np.ndarray,
-    values: np.ndarray,
-    offsets: np.ndarray,
-    units: str,
-    t_start: np.ndarray | float,
-    t_stop: np.ndarray | float,
-    *,
-    annotations: Mapping[str, Any] | None = None,
-    check: bool = True,
-) -> list[neo.SpikeTrain]:
-    """One ``neo.SpikeTrain`` per row, each a zero-copy view of ``values[offsets[i]:offsets[i+1]]``.
-
-    Parameters
-    ----------
-    neuron_ids : int array (n,)
-    values : float64 array
-        The ``values`` of a ``large_list<float64>`` column (``arr.values.to_numpy()``, offsets
-        absolute) or its ``flatten()`` (offsets rebased by ``offsets[0]``); both are detected.
-        A read-only buffer gives read-only trains (see the module docstring).
-    offsets : int array (n + 1,)
-    units : str
-        Time units of values, t_start and t_stop (``"ms"``).
-    t_start, t_stop : float arrays (n,) or scalars
-    annotations : mapping, optional
-        Extra annotations copied into every train (e.g. ``source_population``).
-    check : bool
-        Check, vectorised, what neo's constructor checks (``t_start <= times <= t_stop``).
-
-    Each train equals ``neo.SpikeTrain(times, units=units, t_start=t_start[i],
-    t_stop=t_stop[i], source_id=id, channel_id=id)`` attribute by attribute (``t_start`` /
-    ``t_stop`` are float64 Quantity scalars shared by trains with bit-identical values, and
-    read-only; ``sampling_rate`` is neo's own default object). Cost, measured on 1e5 trains:
-    ~5-6 us per train of CPU, ~9-18 us when the ~1.5 KB of Python objects per train lands on
-    fresh memory (page faults dominate then); neo's constructor takes ~180-300 us. One call
-    for one neuron: ~20-30 us. The garbage collector is paused while the objects are created
-    (and restored after), which halves the cost.
-    """
-    ids = np.asarray(neuron_ids)
-    if ids.ndim != 1:
-        raise ValueError("neuron_ids must be 1-D")
-    n = len(ids)
-    v, o = _rows(values, offsets)
-    if len(o) != n + 1:
-        raise ValueError(f"{n} neuron ids need {n + 1} offsets, got {len(o)}")
-    dim = _time_dim(units)
-    ts = _per_row(t_start, n, "t_start")
-    tp = _per_row(t_stop, n, "t_stop")
-    if check and n:
-        _check_range(ids, v, o, ts, tp, units)
-    ukey = units if isinstance(units, str) else repr(units)
-
-    def scalars(arr: np.ndarray) -> list[pq.Quantity]:
-        local: dict[int, pq.Quantity] = {}
-        out = []
-        for bits, x in zip(arr.view(np.int64).tolist(), arr.tolist(), strict=True):
-            q = local.get(bits)
-            if q is None:
-                q = local[bits] = _time_scalar(ukey, bits, x, dim)
-            out.append(q)
-        return out
-
-    ts_q, tp_q = scalars(ts), scalars(tp)
-    if ids.dtype.kind not in "iu":
-        raise ValueError(f"neuron_ids must be integers, got dtype {ids.dtype}")
-    id_list = ids.astype(np.int64, copy=False).tolist()
-    off = o.tolist()
-    extra = dict(annotations) if annotations else None
-    new = np.ndarray.__new__
-    cls = neo.SpikeTrain
-    rate = _DEFAULT_SAMPLING_RATE
-    trains: list[neo.SpikeTrain] = []
-    append = trains.append
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for i in range(n):
-            a, b = off[i], off[i + 1]
-            st = new(cls, (b - a,), _F64, v, a * 8)
-            k = id_list[i]
-            if extra is None:
-                ann = {"source_id": k, "channel_id": k}
-            else:
-                ann = {**extra, "source_id": k, "channel_id": k}
-            # exactly the attributes (and order) neo's __new__/__init__ leave on a new train
-            st.__dict__ = {
-                "_dimensionality": dim.copy(),
-                "t_start": ts_q[i],
-                "t_stop": tp_q[i],
-                "waveforms": None,
-                "left_sweep": None,
-                "sampling_rate": rate,
-                "segment": None,
-                "unit": None,
-                "annotations": ann,
-                "array_annotations": ArrayDict(b - a),
-                "name": None,
-                "file_origin": None,
-                "description": None,
-            }
-            append(st)
-    finally:
-        if was_enabled:
-            gc.enable()
-    return trains
-
-
-def _check_range(ids, v, o, ts, tp, units) -> None:
-    """neo's constructor check (``t_start <= times <= t_stop``) for every row, vectorised."""
-    bad_row = None
-    if len(ids) <= 8:  # one neuron read: numpy's per-call overhead dominates, loop instead
-        for r, (a, b, t0, t1) in enumerate(
-            zip(o[:-1].tolist(), o[1:].tolist(), ts.tolist(), tp.tolist(), strict=True)
-        ):
-            if t0 > t1:
-                raise ValueError(f"neuron {ids[r]}: t_stop ({t1}) is before t_start ({t0})")
-            if b > a and (v[a:b].min() < t0 or v[a:b].max() > t1):
-                bad_row = r
-                break
-    else:
-        bad = ts > tp
-        if bad.any():
-            r = int(np.argmax(bad))
-            raise ValueError(f"neuron {ids[r]}: t_stop ({tp[r]}) is before t_start ({ts[r]})")
-        lo, hi = int(o[0]), int(o[-1])
-        if hi > lo:
-            counts = np.diff(o)
-            seg = v[lo:hi]
-            out = (seg < np.repeat(ts, counts)) | (seg > np.repeat(tp, counts))
-            if out.any():
-                bad_row = _row_of(o - lo, int(np.argmax(out)))
-    if bad_row is not None:
-        r = bad_row
-        raise ValueError(
-            f"neuron {ids[r]}: a spike lies outside [t_start, t_stop] = [{ts[r]}, {tp[r]}] {units}"
-        )
-
-
-def list_parts(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """(values, offsets) of a list column as numpy (zero-copy for one float64 chunk).
-
-    Offsets are used as they are (a sliced array's need not start at 0), because ``.values``
-    ignores a slice offset (apache/arrow#37733).
-    """
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if arr.null_count:
-        raise ValueError("a list column holds nulls")
-    offsets = arr.offsets.to_numpy(zero_copy_only=False)
-    child = arr.values
-    if child.null_count:
-        raise ValueError("a list column holds null values")
-    values = child.to_numpy(zero_copy_only=len(child) > 0 and child.type == pa.float64())
-    return values, offsets
-
-
-def _batches(table: pa.Table | pa.RecordBatch) -> list[pa.RecordBatch]:
-    if isinstance(table, pa.RecordBatch):
-        return [table]
-    return [b for b in table.to_batches() if b.num_rows]
-
-
-def spiketrains_from_table(
-    table: pa.Table | pa.RecordBatch,
-    *,
-    annotations: Mapping[str, Any] | None = None,
-    check: bool = True,
-) -> list[neo.SpikeTrain]:
-    """SpikeTrains of every row of a spikes table, in row order (zero-copy per chunk).
-
-    Needs the columns ``neuron_id``, ``units``, ``t_start``, ``t_stop`` and ``times``; any
-    chunking (one chunk per row group, slices) is handled without ``combine_chunks``.
-    """
-    out: list[neo.SpikeTrain] = []
-    for b in _batches(table):
-        values, offsets = list_parts(b.column("times"))
-        ids = b.column("neuron_id").to_numpy()
-        ts = b.column("t_start").to_numpy()
-        tp = b.column("t_stop").to_numpy()
-        units = b.column("units").to_numpy(zero_copy_only=False)
-        # runs of equal units (one run in every table the store writes)
-        change = np.flatnonzero(units[1:] != units[:-1]) + 1
-        starts = [0, *change.tolist()]
-        ends = [*change.tolist(), len(units)]
-        for a, e in zip(starts, ends, strict=True):
-            out.extend(
-                spiketrains_from_arrow(
-                    ids[a:e],
-                    values,
-                    offsets[a : e + 1],
-                    str(units[a]),
-                    ts[a:e],
-                    tp[a:e],
-                    annotations=annotations,
-                    check=check,
-                )
-            )
-    return out
-
-
-def _rate_for_period(period: float, time_units: str) -> pq.Quantity:
-    """``1/period`` as neo computes it, nudged by an ulp when needed so that neo's
-    ``sampling_period`` (``1/sampling_rate``) gives back ``period`` bit for bit. Cached and
-    read-only (shared by the signals of equal sampling period)."""
-    return _rate_cached(int(np.float64(period).view(np.int64)), time_units)
-
-
-@functools.lru_cache(maxsize=1024)
-def _rate_cached(period_bits: int, time_units: str) -> pq.Quantity:
-    period = float(np.int64(period_bits).view(np.float64))
-    rate = 1.0 / pq.Quantity(period, time_units)
-    r = float(rate)
-    if 1.0 / r != period:
-        for c in _neighbours(r):
-            if 1.0 / c == period:
-                rate = pq.Quantity(c, rate._dimensionality.copy())
-                break
-    rate.flags.writeable = False
-    return rate
-
-
-def _neighbours(x: float, steps: int = 4) -> list[float]:
-    """The ``steps`` floats on each side of ``x``, nearest first."""
-    up, down, out = x, x, []
-    for _ in range(steps):
-        up, down = math.nextafter(up, math.inf), math.nextafter(down, -math.inf)
-        out += [up, down]
-    return out
-
-
-def analogsignal_from_arrow(
-    name: str,
-    neuron_ids: np.ndarray,
-    values: np.ndarray,
-    offsets: np.ndarray,
-    units: str,
-    time_units: str,
-    t_start: float,
-    sampling_period: float,
-    *,
-    annotations: Mapping[str, Any] | None = None,
-    channel_index: Sequence[int] | np.ndarray | None = None,
-) -> neo.AnalogSignal:
-    """A 2-D (T x N) ``neo.AnalogSignal`` of N rows of equal length, as PyNN builds it.
-
-    The signal is a zero-copy view of ``values`` (the (N x T) row-major block seen
-    Fortran-ordered as (T x N)); read-only if ``values`` is. Annotations are ``source_ids``
-    and ``channel_ids`` (int64 arrays of ``neuron_ids``) updated with ``annotations`` (e.g.
-    ``source_population``; it may also override the id arrays); array_annotations hold
-    ``channel_index`` like PyNN's: the neurons' positions in their population, which the
-    caller passes (the neurons table's ``index``) -- ``None`` means ``arange(N)``, PyNN's
-    value when the whole population is recorded. The sampling rate is ``1/sampling_period``
-    as neo computes it (nudged by an ulp in the rare case that is needed for neo's
-    ``sampling_period`` to equal ``sampling_period`` exactly).
-
-    ``t_start`` and ``sampling_period`` may be arrays (one per row) if all values are equal.
-
-    Raises
-    ------
-    ValueError
-        Rows of different lengths (or different t_start / sampling period): split them.
-    """
-    ids = np.asarray(neuron_ids)
-    if ids.ndim != 1 or len(ids) == 0:
-        raise ValueError("analogsignal_from_arrow needs at least one neuron id (1-D)")
-    ids = ids.astype(np.int64, copy=True)
-    n = len(ids)
-    v, o = _rows(values, offsets)
-    if len(o) != n + 1:
-        raise ValueError(f"{n} neuron ids need {n + 1} offsets, got {len(o)}")
-    lengths = np.diff(o)
-    if np.any(lengths != lengths[0]):
-        raise ValueError(
-            f"signal {name!r}: rows of different lengths ({lengths.min()} to {lengths.max()} "
-            "samples) cannot form one AnalogSignal"
-        )
-    t0 = _one_value(t_start, n, "t_start", name)
-    p = _one_value(sampling_period, n, "sampling_period", name)
-    T = int(lengths[0])
-    start = int(o[0])
-    block = v[start : start + n * T].reshape(n, T)
-    if channel_index is None:
-        ci = np.arange(n, dtype=np.int64)
-    else:
-        ci = np.asarray(channel_index)
-        if ci.shape != (n,):
-            raise ValueError(f"channel_index must have {n} entries, got shape {ci.shape}")
-    ann: dict[str, Any] = {"source_ids": ids, "channel_ids": ids.copy()}
-    if annotations:
-        ann.update(annotations)
-    dim = _time_dim(time_units)
-    t0_bits = int(np.float64(t0).view(np.int64))
-    return neo.AnalogSignal(
-        block.T,
-        units=units,
-        t_start=_time_scalar(time_units, t0_bits, t0, dim),
-        sampling_rate=_rate_for_period(p, time_units),
-        name=name,
-        array_annotations={"channel_index": ci},
-        **ann,
-    )
-
-
-def _one_value(x: Any, n: int, what: str, name: str) -> float:
-    a = np.asarray(x, dtype=np.float64)
-    if a.ndim == 0:
-        return float(a)
-    if a.shape != (n,) or (n and np.any(a.view(np.int64) != a.view(np.int64)[0])):
-        raise ValueError(f"signal {name!r}: rows with different {what} cannot form one signal")
-    return float(a[0])
-
-
-def analogsignals_from_table(
-    table: pa.Table | pa.RecordBatch,
-    *,
-    annotations: Mapping[str, Any] | None = None,
-) -> list[neo.AnalogSignal]:
-    """The 2-D AnalogSignals of a signals table: one per run of rows sharing ``(name, units,
-    time_units, t_start, sampling_period, n_samples)``, in table order (the store sorts rows
-    by (name, neuron_id), so that is one signal per name for PyNN data). Zero-copy when a
-    group lies in one chunk.
-    """
-    if isinstance(table, pa.RecordBatch):
-        table = pa.Table.from_batches([table])
-    if table.num_rows == 0:
-        return []
-    keys = zip(
-        table.column("name").to_pylist(),
-        table.column("units").to_pylist(),
-        table.column("time_units").to_pylist(),
-        table.column("t_start").to_numpy().view(np.int64).tolist(),
-        table.column("sampling_period").to_numpy().view(np.int64).tolist(),
-        pc.list_value_length(table.column("samples")).to_numpy().tolist(),
-        strict=True,
-    )
-    runs: list[list[int]] = []  # [start, stop) of runs of equal keys
-    prev: Any = _MISSING
-    for i, k in enumerate(keys):
-        if k != prev:
-            runs.append([i, i + 1])
-            prev = k
-        else:
-            runs[-1][1] = i + 1
-    out = []
-    for a, e in runs:
-        sub = table.slice(a, e - a)
-        if sub.column("samples").num_chunks != 1:
-            sub = sub.combine_chunks()
-        col = sub.column("samples").chunk(0)
-        values, offsets = list_parts(col)
-        out.append(
-            analogsignal_from_arrow(
-                sub.column("name")[0].as_py(),
-                sub.column("neuron_id").to_numpy(),
-                values,
-                offsets,
-                sub.column("units")[0].as_py(),
-                sub.column("time_units")[0].as_py(),
-                sub.column("t_start")[0].as_py(),
-                sub.column("sampling_period")[0].as_py(),
-                annotations=annotations,
-            )
-        )
-    return out
-
-
-def analogsignal_column(signal: neo.AnalogSignal, neuron_id: int) -> neo.AnalogSignal:
-    """mozaik's single-neuron access to a 2-D signal, exactly as mozaik does it.
-
-    ``signal[:, signal.annotations['source_ids'].tolist().index(neuron_id)]`` (falling back
-    to ``channel_ids``): with neo 0.14.6 that is a (T x 1) AnalogSignal view with the
-    *parent's* annotations dict (the same object, so ``source_ids`` still lists every
-    neuron) and ``array_annotations['channel_index']`` of that one column.
-
-    Raises
-    ------
-    ValueError
-        The neuron id is not among the signal's ids (the message names it).
-    """
-    ann = signal.annotations
-    ids = ann.get("source_ids")
-    if ids is None:
-        ids = ann.get("channel_ids")
-    if ids is None:
-        raise ValueError(f"signal {signal.name!r} has no 'source_ids' / 'channel_ids'")
-    id_list = ids.tolist() if hasattr(ids, "tolist") else list(ids)
-    try:
-        idx = id_list.index(neuron_id)
-    except ValueError:
-        raise ValueError(f"neuron {neuron_id} is not recorded in signal {signal.name!r}") from None
-    return signal[:, idx]
