@@ -1,7 +1,7 @@
 """The ``mozaik-arrow`` command line (also ``python -m mozaik_arrow``), built on click and rich.
 
-Subcommands: ``demo``, ``info``, ``ls``, ``sql``, ``validate`` (and, with their extras,
-``import-mozaik``, ``export-nwb``, ``plot``). Run ``mozaik-arrow COMMAND --help``.
+Subcommands: ``demo``, ``info``, ``ls``, ``sql``, ``validate``, ``import-mozaik`` (and,
+with their extras, ``export-nwb``, ``plot``). Run ``mozaik-arrow COMMAND --help``.
 
 User mistakes (a missing store, a bad query, bad SQL) are one line on stderr and exit code 2,
 never a traceback; ``validate`` exits 1 when a store is damaged.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import pickle
 import sys
 import time
 from collections.abc import Sequence
@@ -289,7 +290,43 @@ def _commands() -> Any:
         if status:
             sys.exit(status)
 
+    @cli.command(name="import-mozaik")
+    @click.argument("src", type=click.Path(exists=True, file_okay=False))
+    @click.argument("dest", type=click.Path(file_okay=False))
+    @click.option("--quiet", is_flag=True, help="no progress bar")
+    def import_mozaik_(src: str, dest: str, quiet: bool) -> None:
+        """Import the mozaik PickledDataStore directory SRC into the store DEST.
+
+        The pickles are checked against an allow-list before anything is written and loaded
+        with a restricted unpickler (mozaik need not be installed; nothing in them runs).
+        Re-running resumes: what DEST already holds is skipped. Exit 1 if an item failed.
+        """
+        from .importers import import_mozaik
+
+        report = _with_progress(lambda cb: import_mozaik(src, dest, progress=cb), quiet)
+        click.echo(report.summary())
+        if not report.ok:
+            sys.exit(1)
+
     return cli
+
+
+def _with_progress(run: Any, quiet: bool) -> Any:
+    """``run(callback)`` with a rich progress bar fed by ImportProgress-like events."""
+    if quiet or not sys.stderr.isatty():
+        return run(None)
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def show(ev: Any) -> None:
+            if ev.phase not in tasks:
+                tasks[ev.phase] = bar.add_task(ev.phase, total=ev.total)
+            bar.update(tasks[ev.phase], completed=ev.done, total=ev.total,
+                       description=f"{ev.phase} {ev.item}"[:60])
+
+        return run(show)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -304,7 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               "pip install 'mozaik-arrow[cli]'", file=sys.stderr)
         return 2
     user_errors: tuple[type[BaseException], ...] = (
-        MozaikArrowError, ImportError, ValueError, KeyError, PermissionError, OSError)
+        MozaikArrowError, ImportError, ValueError, KeyError, PermissionError, OSError,
+        pickle.UnpicklingError)
     try:
         import duckdb
 

@@ -147,3 +147,46 @@ def test_python_m_is_the_same_command(filled_store):
                        capture_output=True, text=True, timeout=120)
     assert a.returncode == 0 and json.loads(a.stdout) == json.loads(_run(
         "info", str(filled_store), "--json").stdout)
+
+
+def test_import_mozaik_then_sql_in_two_commands(tmp_path):
+    """A new user's afternoon: a mozaik directory to a duckdb query in two commands."""
+    from .test_import_mozaik import NAME, _fixture_dir
+
+    src = _fixture_dir() / NAME
+    expected = json.loads((_fixture_dir() / f"{NAME}.expected.json").read_text())
+    dest = tmp_path / "run.arrow"
+    out = _run("import-mozaik", str(src), str(dest))
+    assert out.returncode == 0, out.stderr
+    assert "imported" in out.stdout
+    out = _run("sql", str(dest), "SELECT s.stimulus_string, s.sheet_name, sum(p.n_spikes) AS n "
+               "FROM spikes p JOIN segments s USING (segment_id) GROUP BY ALL ORDER BY ALL",
+               "--format", "json")
+    assert out.returncode == 0, out.stderr
+    got = {(r["stimulus_string"], r["sheet_name"]): r["n"] for r in json.loads(out.stdout)}
+    want = {(g["stimulus"], g["sheet_name"]): sum(t["n"] for t in g["spiketrains"])
+            for g in expected["segments"]}
+    assert got == want  # mozaik's own stimulus strings, byte for byte, and every spike
+    # again: resumes, nothing new
+    again = _run("import-mozaik", str(src), str(dest))
+    assert again.returncode == 0 and "skipped" in again.stdout
+
+
+def test_import_mozaik_refuses_a_hostile_pickle(tmp_path):
+    import os
+    import pickle as pkl
+
+    from .test_import_mozaik import NAME, _fixture_dir, _writable_copy
+
+    src = _writable_copy(_fixture_dir() / NAME, tmp_path / "src")
+    marker = tmp_path / "executed"
+
+    class Evil:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    (src / "datastore.analysis.pickle").write_bytes(pkl.dumps([Evil()]))
+    out = _run("import-mozaik", str(src), str(tmp_path / "dest"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "system" in out.stderr and "datastore.analysis.pickle" in out.stderr
+    assert not marker.exists() and not (tmp_path / "dest").exists()
