@@ -1,7 +1,7 @@
 """The ``mozaik-arrow`` command line (also ``python -m mozaik_arrow``), built on click and rich.
 
-Subcommands: ``demo``, ``info``, ``ls``, ``sql``, ``validate``, ``import-mozaik`` (and,
-with their extras, ``export-nwb``, ``plot``). Run ``mozaik-arrow COMMAND --help``.
+Subcommands: ``demo``, ``info``, ``ls``, ``sql``, ``validate``, ``import-mozaik``,
+``export-nwb`` (extra ``nwb``), ``plot`` (extra ``plot``). Run ``mozaik-arrow COMMAND --help``.
 
 User mistakes (a missing store, a bad query, bad SQL) are one line on stderr and exit code 2,
 never a traceback; ``validate`` exits 1 when a store is damaged.
@@ -308,6 +308,51 @@ def _commands() -> Any:
         if not report.ok:
             sys.exit(1)
 
+    @cli.command(name="export-nwb")
+    @click.argument("store")
+    @click.argument("out", type=click.Path(dir_okay=False))
+    @click.argument("args", nargs=-1)
+    @click.option("--overwrite", is_flag=True, help="replace OUT if it exists")
+    @click.option("--no-signals", is_flag=True, help="spike trains only")
+    def export_nwb(store: str, out: str, args: tuple[str, ...], overwrite: bool,
+                   no_signals: bool) -> None:
+        """Write the recordings of STORE matching KEY=VALUE filters to the NWB file OUT."""
+        from .export import to_nwb
+        from .queries import param_filter_query
+
+        query = parse_query(args)
+        with open_store(store, "r") as s:
+            view = param_filter_query(s, **query) if query else s
+            path = to_nwb(view, out, overwrite=overwrite, signals=not no_signals)
+        click.echo(f"wrote {path}")
+
+    @cli.command()
+    @click.argument("store")
+    @click.argument("kind", type=click.Choice(["raster", "psth", "tuning_curve"]))
+    @click.argument("args", nargs=-1)
+    @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+                  help="PNG file to write")
+    @click.option("--parameter", help="stimulus parameter (psth, tuning_curve)")
+    @click.option("--bin", "bin_size", type=float, default=10.0, show_default=True,
+                  help="psth bin, in the recordings' time units")
+    @click.option("--dpi", type=int, default=100, show_default=True)
+    def plot(store: str, kind: str, args: tuple[str, ...], output: str, parameter: str | None,
+             bin_size: float, dpi: int) -> None:
+        """Plot the recordings of STORE matching KEY=VALUE filters: raster, psth, tuning_curve."""
+        from . import plot as plots
+        from .queries import param_filter_query
+
+        if kind != "raster" and not parameter:
+            raise click.UsageError(f"{kind} needs --parameter (a stimulus parameter)")
+        options: dict[str, Any] = {} if kind == "raster" else {"parameter": parameter}
+        if kind == "psth":
+            options["bin_size"] = bin_size
+        query = parse_query(args)
+        with open_store(store, "r") as s:
+            view = param_filter_query(s, **query) if query else s
+            plots.to_png(view, kind, output, dpi=dpi, **options)
+        click.echo(f"wrote {output}")
+
     return cli
 
 
@@ -355,8 +400,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(rv or 0)
     except click.exceptions.Exit as e:
         return int(e.exit_code)
-    except click.ClickException as e:
-        e.show()
+    except click.ClickException as e:  # usage mistakes: one line too (`--help` has the rest)
+        print(f"mozaik-arrow: error: {_one_line(Exception(e.format_message()))}", file=sys.stderr)
         return int(e.exit_code)
     except click.exceptions.Abort:
         print("mozaik-arrow: aborted", file=sys.stderr)

@@ -184,6 +184,26 @@ class DataStoreView:
         """Every analysis result of the view (a new list)."""
         return self.full_datastore._ads_results.materialise(self._ads().collect())
 
+    # -- export and analytics ------------------------------------------------------------------
+    def to_neo_block(self, **kwargs: Any) -> Any:
+        """The view's recordings as a ``neo.Block`` (see :func:`mozaik_arrow.export.to_neo_block`)."""
+        from .export import to_neo_block
+
+        return to_neo_block(self, **kwargs)
+
+    def to_nwb(self, path: str | os.PathLike[str], **kwargs: Any) -> Any:
+        """Write the view as an NWB file (see :func:`mozaik_arrow.export.to_nwb`)."""
+        from .export import to_nwb
+
+        return to_nwb(self, path, **kwargs)
+
+    def binned_counts(self, bin_size: Any, **kwargs: Any) -> pl.LazyFrame:
+        """Spike counts per bin of every train of the view, as Elephant's BinnedSpikeTrain
+        bins them (see :func:`mozaik_arrow.analytics.binned_counts`)."""
+        from .analytics import binned_counts
+
+        return binned_counts(self, bin_size, **kwargs)
+
     # -- frames ----------------------------------------------------------------------------
     def segments_frame(self) -> pl.LazyFrame:
         """One row per recording of the view (null recordings included, see ``null``)."""

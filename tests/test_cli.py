@@ -133,6 +133,9 @@ def test_sql_over_the_committed_files(filled_store):
     (["ls", "{store}", "1x=2"], "expected KEY=VALUE"),
     (["sql", "{store}", "SELEC nonsense"], "syntax error"),
     (["sql", "{store}", "SELECT * FROM nowhere"], "nowhere"),
+    (["plot", "{store}", "histogram", "-o", "x.png"], "histogram"),
+    (["info"], "Missing argument"),
+    (["frobnicate"], "No such command"),
 ])
 def test_user_errors_are_one_line(filled_store, tmp_path, args, message):
     args = [a.format(store=filled_store, missing=tmp_path / "missing") for a in args]
@@ -190,3 +193,35 @@ def test_import_mozaik_refuses_a_hostile_pickle(tmp_path):
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "system" in out.stderr and "datastore.analysis.pickle" in out.stderr
     assert not marker.exists() and not (tmp_path / "dest").exists()
+
+
+def test_export_nwb_command(filled_store, tmp_path):
+    pynwb = pytest.importorskip("pynwb")
+    out_file = tmp_path / "exc.nwb"
+    out = _run("export-nwb", str(filled_store), str(out_file), "sheet_name=V1_Exc_L4")
+    assert out.returncode == 0, out.stderr
+    with ma.open(filled_store, "r") as s:
+        view = ma.queries.param_filter_query(s, sheet_name="V1_Exc_L4")
+        n_recordings = view.segments_frame().collect().height
+        spikes = int(view.segments_frame().collect()["n_spikes"].sum())
+    with pynwb.NWBHDF5IO(str(out_file), "r") as io:
+        nwb = io.read()
+        assert len(nwb.trials) == n_recordings
+        assert set(nwb.trials["sheet_name"][:]) == {"V1_Exc_L4"}
+        assert sum(len(nwb.units.get_unit_spike_times(i)) for i in range(len(nwb.units))) == spikes
+    again = _run("export-nwb", str(filled_store), str(out_file))
+    assert again.returncode == 2 and "exists" in again.stderr  # never overwritten silently
+
+
+@pytest.mark.parametrize("kind, extra", [("raster", []), ("psth", ["--parameter", "orientation"])])
+def test_plot_command_draws_pixels(filled_store, tmp_path, kind, extra):
+    mpimg = pytest.importorskip("matplotlib.image")
+    png = tmp_path / f"{kind}.png"
+    out = _run("plot", str(filled_store), kind, "-o", str(png), "st_orientation=0.0", *extra)
+    assert out.returncode == 0, out.stderr
+    img = mpimg.imread(png)
+    assert img.ndim == 3 and img.shape[0] > 100
+    dark = (img[..., :3].mean(axis=2) < 0.5).mean()
+    assert 0.001 < dark < 0.5  # drawn: axes, labels and data, not blank and not a black box
+    bad = _run("plot", str(filled_store), "psth", "-o", str(png))
+    assert bad.returncode == 2 and "--parameter" in bad.stderr
