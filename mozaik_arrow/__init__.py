@@ -19,6 +19,7 @@ from .errors import (
     ValidationError,
 )
 from .parametrized import MozaikParametrized
+from .pickled import PickledDataStore, PickledDataStoreNeoWrapper
 from .schema import FORMAT_VERSION
 from .segment import MozaikSegment
 from .store import ArrowDataStore, DataStore, Hdf5DataStore, open
@@ -34,6 +35,8 @@ __all__ = [
     "Hdf5DataStore",
     "MozaikParametrized",
     "MozaikSegment",
+    "PickledDataStore",
+    "PickledDataStoreNeoWrapper",
     "open",
     "parametrized",
     "queries",

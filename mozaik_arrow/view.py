@@ -131,7 +131,8 @@ class DataStoreView:
     def get_segments(self, null: bool = False) -> list[MozaikSegment]:
         """Recordings of the view as lazy segments; ``null=True`` gives the null (blank) ones."""
         files = self.full_datastore._files
-        return [MozaikSegment(row, files) for row in self._rows(null)]
+        cls = getattr(self.full_datastore, "_segment_class", MozaikSegment)
+        return [cls(row, files) for row in self._rows(null)]
 
     def get_stimuli(self, null: bool = False) -> list[str]:
         """Stimulus strings of the recordings, in the order of ``get_segments(null)``."""

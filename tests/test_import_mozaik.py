@@ -540,3 +540,27 @@ def test_allow_list_maps_mozaik_onto_stand_ins():
     assert lookup_global("copy_reg", "_reconstructor") is \
         lookup_global("copyreg", "_reconstructor")  # Python 2 names
     assert lookup_global("neo.core.spiketrain", "SpikeTrain") is neo.SpikeTrain
+
+
+def test_pickled_datastore_reads_a_mozaik_directory(fixture_src, expected):
+    """SPEC: PickledDataStore opens a mozaik directory read-only through the restricted
+    unpickler; its segments are PickledDataStoreNeoWrapper; queries work on it."""
+    import mozaik_arrow as ma
+
+    store = ma.PickledDataStore(True, {"root_directory": str(fixture_src)})
+    tmp = Path(store.root)
+    try:
+        segs = store.get_segments()
+        assert segs and all(isinstance(s, ma.PickledDataStoreNeoWrapper) for s in segs)
+        want = [g for g in expected["segments"] if not g["null"]]
+        assert sorted((s.annotations["sheet_name"], s.annotations["stimulus"]) for s in segs) == \
+            sorted((g["sheet_name"], g["stimulus"]) for g in want)
+        view = ma.queries.param_filter_query(store, sheet_name="V1_Inh_L4")
+        assert {s.annotations["sheet_name"] for s in view.get_segments()} == {"V1_Inh_L4"}
+        with pytest.raises(ma.ReadOnlyError):
+            store.add_analysis_result(store.get_analysis_result()[0])
+    finally:
+        store.close()
+    assert not tmp.exists()
+    with pytest.raises(ma.ReadOnlyError):
+        ma.PickledDataStore(False, {"root_directory": str(fixture_src)})
