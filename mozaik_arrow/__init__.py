@@ -7,6 +7,7 @@ polars LazyFrames (``store.spikes()``, ``store.signals()``, ``store.segments_fra
 
 from . import ads, parametrized, queries
 from ._version import __version__
+from .collection import Collection, open_collection
 from .errors import (
     CorruptFileError,
     DuplicateError,
@@ -30,6 +31,8 @@ __all__ = [
     "__version__",
     "FORMAT_VERSION",
     "ArrowDataStore",
+    "Collection",
+    "open_collection",
     "DataStore",
     "DataStoreView",
     "Hdf5DataStore",

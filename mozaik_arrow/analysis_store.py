@@ -154,7 +154,7 @@ class AnalysisResults:
         # pays. The footer was opened (and version-checked) through the FileCache above.
         full = self._files.fs.full(path)
         try:
-            return pl.read_parquet(full, columns=names)
+            return pl.read_parquet(full, columns=names, glob=False)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as e:  # noqa: BLE001 - polars may panic on damaged pages

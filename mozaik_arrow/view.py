@@ -63,6 +63,7 @@ def _scan(root: str, table: str, paths: list[str]) -> pl.LazyFrame:
         hive_partitioning=True,
         hive_schema=_HIVE,
         missing_columns="insert",
+        glob=False,  # explicit names: a store under "run[1]/" must not be read as a pattern
     )
 
 

@@ -121,3 +121,28 @@ def test_writes_by_another_process_are_seen_after_load(store_path):
         assert reader.get_segments() == []
         writer.add_recording(synthetic_segment("V1_Exc_L4", 10, seed=1), STIM)
         assert len(reader.get_segments()) == 1  # every access reads new commits
+
+
+def test_store_under_a_path_with_glob_characters(tmp_path):
+    """polars reads a list of paths as globs by default: '[', '*', '?' in a store's path
+    must not turn its files into patterns (silently no rows)."""
+    import numpy as np
+    import quantities as pq
+
+    from mozaik_arrow.ads import SingleValue
+    from mozaik_arrow.neo_convert import Recording
+
+    path = tmp_path / "sweep[1]*?" / "store"
+    rec = Recording.from_arrays("V1", np.arange(3), np.array([1.0, 2.0, 3.0]),
+                                np.array([0, 1, 2, 3]), t_stop=10.0)
+    with ma.open(path, "w") as s:
+        s.add_recording(rec, {"name": "Blank", "trial": 0})
+        s.add_analysis_result(SingleValue(1.0, pq.Hz, value_name="r"))
+    with ma.open(path, "r") as s:
+        assert s.spikes().collect().height == 3
+        assert len(s.get_analysis_result(value_name="r")) == 1
+
+        from mozaik_arrow.sql import connect
+
+        assert connect(s).sql("SELECT count(*) FROM spikes").fetchall() == [(3,)]
+    assert ma.validate(path).ok
