@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import glob
 import os
-import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -50,9 +49,17 @@ import polars as pl
 import pyarrow as pa
 
 from . import queries, schema
+from .collection_tasks import (
+    FileReader,
+    call_on_run,
+    limit_default_client,
+    limit_worker_threads,
+    to_pandas,
+)
 from .errors import NotAStoreError
 from .flatten import append_param_columns, pair, stimulus_params
 from .snapshot import Snapshot
+from .sql import file_view
 from .store import ArrowDataStore
 from .store import open as open_store
 from .view import DataStoreView, _check_files
@@ -60,7 +67,6 @@ from .view import DataStoreView, _check_files
 if TYPE_CHECKING:
     import dask.dataframe
     import duckdb
-    import pandas
 
 __all__ = ["Collection", "open_collection", "TABLES"]
 
@@ -539,7 +545,7 @@ class Collection:
             raise ImportError("SQL needs duckdb: pip install 'mozaik-arrow[sql]'") from None
         con = duckdb.connect() if con is None else con
         for name in ("spikes", "signals"):
-            _file_view(con, name, self._files(name))
+            file_view(con, name, self._files(name))
         for name, frame in (("segments", self.segments_frame()), ("stimuli", self.stimuli_frame()),
                             ("ads", self.ads_frame()), ("runs", self.runs().lazy())):
             table = frame.select(pl.exclude("^_.*$")).collect().to_arrow()
@@ -579,12 +585,12 @@ class Collection:
             out = {}
             for r in self._runs:
                 with self._state.reading(r):
-                    out[r] = _call(fn, r, self._state.paths[r], (), None, self.view(r))
+                    out[r] = call_on_run(fn, r, self._state.paths[r], (), None, self.view(r))
             return out
-        _limit_worker_threads(client)
+        limit_worker_threads(client)
         token = uuid.uuid4().hex[:12]
         futures = [
-            client.submit(_call, fn, r, self._state.paths[r], self._filters,
+            client.submit(call_on_run, fn, r, self._state.paths[r], self._filters,
                           self._state.storage_options, key=f"mozaik-arrow-map-{token}-{i}",
                           pure=False)
             for i, r in enumerate(self._runs)
@@ -620,10 +626,10 @@ class Collection:
             names = ["run", *(c for c in columns if c != "run")]
         lf = lf.select(names)
         if table not in ("spikes", "signals"):
-            return dd.from_pandas(_to_pandas(lf.collect()), npartitions=1, sort=False)
-        _limit_default_client()
-        reader = _FileReader(pl.DataFrame(schema=lf.collect_schema()))
-        meta = _to_pandas(reader.empty)
+            return dd.from_pandas(to_pandas(lf.collect()), npartitions=1, sort=False)
+        limit_default_client()
+        reader = FileReader(pl.DataFrame(schema=lf.collect_schema()))
+        meta = to_pandas(reader.empty)
         parts = list(self._files(table).iter_rows())
         if not parts:
             return dd.from_pandas(meta, npartitions=1, sort=False)
@@ -637,99 +643,3 @@ def _require_one_per_run(runs: Sequence[str], plan: pl.LazyFrame, what: str) -> 
         if counts.get(r, 0) != 1:
             raise ValueError(f"run {r!r}: Result was expected to have only single {what}, "
                              f"it contains {counts.get(r, 0)}")
-
-
-# -- tasks and helpers ---------------------------------------------------------------------------
-def _call(fn: Callable[[Any], Any], run: str, path: str, filters: Sequence[Mapping[str, Any]],
-          storage_options: Mapping[str, Any] | None, view: DataStoreView | None = None) -> Any:
-    """``fn`` on one run; opens (and closes) the store here when no view is given (a task)."""
-    store = None
-    try:
-        if view is None:
-            view = store = open_store(path, "r", storage_options=storage_options)
-            for kwargs in filters:
-                view = queries.param_filter_query(view, **kwargs)
-        return fn(view)
-    except Exception as e:
-        if hasattr(e, "add_note"):  # Python >= 3.11
-            e.add_note(f"in run {run!r} of a mozaik_arrow collection ({path})")
-        raise
-    finally:
-        if store is not None:
-            store.close()
-
-
-def _limit_worker_threads(client: Any) -> None:
-    """Cap pyarrow's and (where not imported yet) polars' thread pools on every worker of
-    ``client`` at the worker's thread count."""
-
-    # A local function travels by value: running it imports nothing of ours (nor polars).
-    def limit(dask_worker: Any) -> bool:
-        import os
-        import sys
-
-        import pyarrow
-
-        n = max(1, int(dask_worker.state.nthreads))
-        pyarrow.set_cpu_count(n)
-        if "polars" in sys.modules:
-            return False
-        os.environ["POLARS_MAX_THREADS"] = str(n)
-        return True
-
-    client.run(limit)
-
-
-def _limit_default_client() -> None:
-    """:func:`_limit_worker_threads` on the default ``dask.distributed`` client, if any."""
-    if "distributed" not in sys.modules:  # then there is no client (and no 1 s import)
-        return
-    try:
-        from distributed import default_client
-    except ImportError:
-        return
-    try:
-        client = default_client()
-    except ValueError:  # no client: dask's local schedulers
-        return
-    _limit_worker_threads(client)
-
-
-def _to_pandas(df: pl.DataFrame) -> pandas.DataFrame:
-    return df.to_pandas(use_pyarrow_extension_array=True)
-
-
-def _file_view(con: Any, name: str, files: pl.DataFrame) -> None:
-    """View ``name`` over exactly ``files`` with each file's run (as :mod:`mozaik_arrow.sql`)."""
-    if files.height == 0:
-        empty = schema.strip_field_docs(schema.TABLES[name]).empty_table()
-        for col in ("sheet", "stimulus"):
-            empty = empty.append_column(col, pa.array([], pa.string()))
-        con.register(f"_{name}_empty", empty.add_column(0, "run", pa.array([], pa.string())))
-        con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "_{name}_empty"')
-        return
-    runs = files.unique("file", maintain_order=True).select(pl.col("file").alias("_file"), "run")
-    con.register(f"_{name}_runs", runs.to_arrow())
-    listing = ", ".join("'" + f.replace("'", "''") + "'" for f in runs["_file"].to_list())
-    con.execute(
-        f'CREATE VIEW "{name}" AS SELECT r.run, p.* EXCLUDE (_file) FROM read_parquet('
-        f"[{listing}], hive_partitioning=true, filename='_file') AS p "
-        f'JOIN "_{name}_runs" AS r ON p._file = r._file')
-
-
-class _FileReader:
-    """A dask task: one spikes or signals file as the collection frame's columns (pickled
-    by reference, holding only an empty frame of the target schema)."""
-
-    def __init__(self, empty: pl.DataFrame) -> None:
-        self.empty = empty
-
-    def __call__(self, part: tuple[str, str, str]) -> pandas.DataFrame:
-        import pyarrow.parquet as pq
-
-        run, path, stimulus = part
-        in_file = [c for c in self.empty.columns if c not in ("run", "stimulus")]
-        table = pq.ParquetFile(path, page_checksum_verification=True).read(columns=in_file)
-        df = pl.from_arrow(table).with_columns(  # type: ignore[union-attr]
-            pl.lit(run, _RUN).alias("run"), pl.lit(stimulus, pl.String).alias("stimulus"))
-        return _to_pandas(df.select(self.empty.columns).cast(self.empty.schema))

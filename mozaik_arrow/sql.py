@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from .view import DataStoreView
 
-__all__ = ["connect", "VIEWS"]
+__all__ = ["connect", "file_view", "VIEWS"]
 
 VIEWS = ("spikes", "signals", "segments", "stimuli", "ads")
 
@@ -40,15 +40,38 @@ def _public(table: pa.Table) -> pa.Table:
     return table.select([n for n in table.column_names if not n.startswith("_")])
 
 
-def _file_view(con: Any, name: str, files: list[str], empty: pa.Table, hive: bool) -> None:
-    """``name`` over exactly ``files`` (an empty table of the right columns when none)."""
-    if not files:
-        con.register(f"_{name}_empty", _public(empty))
+def _empty_table(name: str, runs: bool) -> pa.Table:
+    empty = schema.strip_field_docs(schema.TABLES[name]).empty_table()
+    for col in ("sheet", "stimulus"):
+        empty = empty.append_column(col, pa.array([], pa.string()))
+    return empty.add_column(0, "run", pa.array([], pa.string())) if runs else empty
+
+
+def file_view(con: Any, name: str, files: list[str] | pl.DataFrame) -> None:
+    """Create the view ``name`` (``spikes`` or ``signals``) over exactly ``files``, with the
+    hive columns ``sheet`` and ``stimulus``.
+
+    ``files`` is a list of full paths, or a frame with columns ``file`` and ``run`` (a
+    collection): then the view starts with the ``run`` of each row's file.
+    """
+    runs = isinstance(files, pl.DataFrame)
+    paths = files.unique("file", maintain_order=True)["file"].to_list() if runs else files
+    if not paths:
+        con.register(f"_{name}_empty", _empty_table(name, runs))
         con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "_{name}_empty"')
         return
-    listing = ", ".join(_quote(f) for f in files)
-    options = "union_by_name=true" + (", hive_partitioning=true" if hive else "")
-    con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{listing}], {options})')
+    listing = ", ".join(_quote(f) for f in paths)
+    if not runs:
+        con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{listing}], '
+                    "union_by_name=true, hive_partitioning=true)")
+        return
+    by_file = files.unique("file", maintain_order=True).select(
+        pl.col("file").alias("_file"), "run")
+    con.register(f"_{name}_runs", by_file.to_arrow())
+    con.execute(
+        f'CREATE VIEW "{name}" AS SELECT r.run, p.* EXCLUDE (_file) FROM read_parquet('
+        f"[{listing}], union_by_name=true, hive_partitioning=true, filename='_file') AS p "
+        f'JOIN "_{name}_runs" AS r ON p._file = r._file')
 
 
 def connect(dsv: DataStoreView, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
@@ -77,11 +100,7 @@ def connect(dsv: DataStoreView, con: duckdb.DuckDBPyConnection | None = None) ->
     store = dsv.full_datastore
     root = store.root
     for name, column in (("spikes", "spikes_files"), ("signals", "signals_files")):
-        files = [f"{root}/{p}" for p in dsv._frame_files(column)]
-        empty = schema.strip_field_docs(schema.TABLES[name]).empty_table()
-        empty = empty.append_column("sheet", pa.array([], pa.string())).append_column(
-            "stimulus", pa.array([], pa.string()))
-        _file_view(con, name, files, empty, hive=True)
+        file_view(con, name, [f"{root}/{p}" for p in dsv._frame_files(column)])
     segments = dsv.segments_frame().collect().to_arrow()
     con.register("_segments", _public(segments))
     con.execute('CREATE VIEW segments AS SELECT * FROM "_segments"')
