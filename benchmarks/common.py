@@ -82,10 +82,13 @@ def machine() -> dict[str, Any]:
     }
 
 
-def write_results(name: str, command: str, markdown: str, data: dict[str, Any]) -> None:
-    """Replace this benchmark's section of RESULTS.md and write ``<name>.json`` beside it."""
-    (HERE / f"{name}.json").write_text(json.dumps({"command": command, "machine": machine(), **data}, indent=2) + "\n")
-    path = HERE / "RESULTS.md"
+def write_results(name: str, command: str, markdown: str, data: dict[str, Any],
+                  directory: Path | None = None) -> None:
+    """Replace this benchmark's section of RESULTS.md and write ``<name>.json`` beside it
+    (in ``directory``, default this folder: tests write elsewhere)."""
+    here = HERE if directory is None else Path(directory)
+    (here / f"{name}.json").write_text(json.dumps({"command": command, "machine": machine(), **data}, indent=2) + "\n")
+    path = here / "RESULTS.md"
     text = path.read_text() if path.exists() else "# Benchmark results\n\nEach section is written by the command it names.\n"
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     m = machine()

@@ -1,8 +1,9 @@
 """Hostile and malformed input, fuzzed: each case is accepted and reads back exactly, or is
 refused with a clear ``ValueError`` and leaves the store on disk unchanged.
 
-CI runs a bounded number of examples; ``MOZAIK_ARROW_FUZZ_EXAMPLES=10000`` (see
-``benchmarks/fuzz.py``) runs the stress version.
+CI runs a bounded number of examples (``MOZAIK_ARROW_FUZZ_EXAMPLES=N`` for more); the
+strategies are shared with ``python -m benchmarks.stress_fuzz --cases 10000``, the stress run
+(a fresh small store every few hundred cases), which writes its figures to RESULTS.md.
 """
 
 from __future__ import annotations
@@ -10,26 +11,15 @@ from __future__ import annotations
 import math
 import os
 
-import neo
 import numpy as np
 import pytest
-import quantities as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mozaik_arrow as ma
+from benchmarks._fuzz_strategies import PWNED, stimuli, tree
+from benchmarks._fuzz_strategies import segment as _segment
 from mozaik_arrow.parametrized import canonical_stimulus, parse_stimulus_string
-
-
-def tree(root) -> dict[str, int]:
-    """Every path under the store with its size (hashing every file per case is quadratic:
-    the store grows as examples are accepted)."""
-    out = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for n in dirnames + filenames:
-            p = os.path.join(dirpath, n)
-            out[p] = os.path.getsize(p) if n in filenames else -1
-    return out
 
 N = int(os.environ.get("MOZAIK_ARROW_FUZZ_EXAMPLES", "60"))
 SETTINGS = settings(max_examples=N, deadline=None,
@@ -37,40 +27,12 @@ SETTINGS = settings(max_examples=N, deadline=None,
                                            HealthCheck.too_slow])
 COUNTS = {"accepted": 0, "refused": 0}
 
-BAIT = [
-    "__import__('os').system('touch /tmp/mozaik_arrow_fuzz_pwned')",
-    "{'name': __import__('os').getcwd()}", "{'name': (lambda: 1)()}", "{'name': 'x'.upper()}",
-    "{'name': f'{1}'}", "[{'name': 'X'}]", "{'name': 'X', **{}}", "{1: 'X'}", "{'name': 'X'",
-    "{'name': 'X'} or 1", "MozaikExtendedParameterSet({'name': 'X'})", "{'name': b'X'}",
-    "{" * 200 + "}" * 200, "{'name': 'X', 'v': " + "[" * 100 + "]" * 100 + "}",
-]
-
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40),
-                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12))
-names = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True)
-stimulus_dicts = st.dictionaries(names, st.one_of(scalars, st.lists(scalars, max_size=3)),
-                                 max_size=6).map(lambda d: {**d, "name": "Fuzz", "trial": 0})
-stimuli = st.one_of(stimulus_dicts, st.sampled_from(BAIT), st.text(max_size=60),
-                    stimulus_dicts.map(lambda d: repr(d)))
-
 
 @pytest.fixture
 def store(tmp_path):
     s = ma.open(tmp_path / "store", "w")
     yield s
     s.close()
-
-
-def _segment(times, t_stop, ids, sheet, units="ms", signal_shape=None):
-    trains = [neo.SpikeTrain(np.asarray(t, dtype=np.float64), units=units, t_stop=t_stop,
-                             channel_id=i) for t, i in zip(times, ids, strict=False)]
-    seg = neo.Segment(sheet_name=sheet) if sheet is not None else neo.Segment()
-    seg.spiketrains = trains
-    if signal_shape is not None:
-        seg.analogsignals.append(neo.AnalogSignal(np.zeros(signal_shape), units="mV",
-                                                  sampling_period=0.1 * pq.ms, name="v",
-                                                  channel_ids=np.asarray(ids[:2])))
-    return seg
 
 
 def _try(store, fn) -> bool:
@@ -97,7 +59,7 @@ def test_fuzz_stimuli(store, stimulus):
         if isinstance(stimulus, str):
             assert got == stimulus  # strings come back byte-identical
         assert parse_stimulus_string(got)["name"]
-    assert not os.path.exists("/tmp/mozaik_arrow_fuzz_pwned")
+    assert not os.path.exists(PWNED)
 
 
 trains_st = st.lists(st.lists(st.one_of(st.floats(-5.0, 120.0), st.just(math.nan)), max_size=6),
@@ -127,5 +89,5 @@ def test_fuzz_segments(store, times, ids, sheet, shape, trial):
 
 
 def test_fuzz_counts_reported():
-    # A record of how many cases ran (printed with -s; benchmarks/fuzz.py collects it).
+    # A record of how many cases ran (printed with -s).
     print(f"fuzz cases: {COUNTS}")
