@@ -12,6 +12,7 @@ it) or, with ``replace=True``, replaces the stored one in its place.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Callable
@@ -51,7 +52,9 @@ _PAYLOAD_VALUES_PER_GROUP = 1 << 16
 _NOT_IN_FRAME = ("_params", "_declared")
 
 
+@functools.cache
 def _empty_frame() -> pl.DataFrame:
+    # Built on first use, not at import (polars' thread pool must not start before a fork).
     return pl.from_arrow(schema.strip_field_docs(schema.ADS).empty_table()).drop(
         _NOT_IN_FRAME).with_columns(pl.lit(None, pl.String).alias("_meta_file"),
                                     pl.lit(None, pl.Int64).alias("_row"))
@@ -96,9 +99,6 @@ def _with_format(arrow_schema: pa.Schema, table: str) -> pa.Schema:
     return arrow_schema.with_metadata(
         {schema.FORMAT_KEY: str(schema.FORMAT_VERSION).encode(), schema.TABLE_KEY: table.encode()}
     )
-
-
-_EMPTY_FRAME = _empty_frame()
 
 
 class AnalysisResults:
@@ -176,7 +176,7 @@ class AnalysisResults:
             return self._committed[1]
         frames = [self._meta(p) for p in self._meta_files(snap)]
         if not frames:
-            df = _EMPTY_FRAME
+            df = _empty_frame()
         else:
             df = pl.concat(frames, how="diagonal_relaxed")
             order = df["_version"] * (1 << 32) + df["_position"]
@@ -299,7 +299,7 @@ class AnalysisResults:
                 return rows().schema
             except Exception as e:  # noqa: BLE001 - re-raised by rows()
                 failed.append(e)
-                return _EMPTY_FRAME.schema
+                return _empty_frame().schema
 
         return pl.defer(rows, schema=schema_of)
 

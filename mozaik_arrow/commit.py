@@ -425,13 +425,14 @@ class Transaction:
         fs.fsync_dir(self.staging)
         _crash_point("intent")
         dirs: set[str] = set()
+        created: list[str] = []
         files = []
         renamed: list[str] = []
         try:
             for s in self.staged:
                 d = os.path.dirname(s.path)
                 if d not in dirs:
-                    fs.makedirs_durable(d)
+                    created += fs.makedirs_durable(d)
                     dirs.add(d)
                 fs.rename(s.tmp, s.path)
                 renamed.append(s.path)
@@ -445,9 +446,16 @@ class Transaction:
             _crash_point("renamed")
             record = self._write_record(snap, changes, files, removed)
         except BaseException:
-            # Not committed: take back what a glob could already see.
+            if self._linked(snap):  # interrupted after its record was published: committed
+                raise
+            # Not committed: take back what a glob could already see, and everything else
+            # this attempt created, so that a refused commit leaves the store as it was.
             for path in renamed:
                 fs.remove(path)
+            for d in reversed(created):
+                fs.rmdir_if_empty(d)
+            fs.remove(f"{self.staging}/log-{self.txid}.tmp")
+            fs.remove(intent)
             raise
         # Linked: the commit exists. Nothing below may take its files back.
         fs.fsync_dir(LOG_DIR)
@@ -458,6 +466,14 @@ class Transaction:
         for path in record["removed"]:
             fs.remove(path)
         return record
+
+    def _linked(self, snap: Snapshot) -> bool:
+        """Whether this transaction's log record is published (it is then committed)."""
+        try:
+            return json.loads(self.fs.read_bytes(_log_name(snap.version + 1))).get(
+                "txid") == self.txid
+        except (OSError, ValueError, AttributeError):
+            return False
 
     def _write_record(
         self, snap: Snapshot, changes: Changes, files: list[dict[str, Any]], removed: list[str]
@@ -516,9 +532,29 @@ def create_store(fs: LocalFileSystem, library_version: str) -> None:
     The format file is published last (by link), so a crash during creation leaves a
     directory that is not yet a store, never a half store.
     """
-    os.makedirs(fs.root, exist_ok=True)
-    for d in (LOG_DIR, STAGING_DIR):
-        fs.makedirs_durable(d)
+    missing = []  # directories this call creates, deepest first: removed if it fails
+    cur = os.path.abspath(fs.root)
+    while not os.path.lexists(cur):
+        missing.append(cur)
+        cur = os.path.dirname(cur)
+    try:
+        os.makedirs(fs.root, exist_ok=True)
+        for d in (LOG_DIR, STAGING_DIR):
+            missing[:0] = [fs.full(c) for c in reversed(fs.makedirs_durable(d))]
+        _publish_format(fs, library_version)
+    except BaseException as e:
+        # Leave no directory behind a refused creation — unless a store now exists there
+        # (another process created it meanwhile: those directories are its own).
+        if not isinstance(e, StoreExistsError) and not os.path.lexists(fs.full(schema.FORMAT_FILE)):
+            for d in missing:
+                try:
+                    os.rmdir(d)
+                except (OSError, ValueError):  # ValueError: a name the OS cannot encode
+                    pass
+        raise
+
+
+def _publish_format(fs: LocalFileSystem, library_version: str) -> None:
     tmp = f"{STAGING_DIR}/format-{uuid.uuid4().hex}.tmp"
     info = {
         "format": "mozaik_arrow",

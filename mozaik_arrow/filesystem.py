@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import ValidationError
+
 __all__ = ["LocalFileSystem", "StoreFileSystem"]
 
 
@@ -40,6 +42,13 @@ class LocalFileSystem(StoreFileSystem):
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = os.path.abspath(os.fspath(root))
+        try:
+            encoded = os.fsencode(self.root)
+        except UnicodeEncodeError:
+            raise ValidationError(f"store path {self.root!r} is not valid for this "
+                                  "filesystem (not encodable)") from None
+        if b"\0" in encoded:
+            raise ValidationError(f"store path {self.root!r} holds a NUL byte")
 
     # -- paths ---------------------------------------------------------------------------
     def full(self, rel: str) -> str:
@@ -85,19 +94,30 @@ class LocalFileSystem(StoreFileSystem):
         finally:
             os.close(fd)
 
-    def makedirs_durable(self, rel: str) -> None:
-        """Create ``rel`` and its missing parents, fsyncing each parent that gained an entry."""
+    def makedirs_durable(self, rel: str) -> list[str]:
+        """Create ``rel`` and its missing parents, fsyncing each parent that gained an entry;
+        returns the directories created, outermost first."""
         missing: list[str] = []
         cur = rel.strip("/")
         while cur and not os.path.isdir(self.full(cur)):
             missing.append(cur)
             cur = os.path.dirname(cur)
+        created = []
         for d in reversed(missing):
             try:
                 os.mkdir(self.full(d))
             except FileExistsError:
                 continue
+            created.append(d)
             self.fsync_dir(os.path.dirname(d))
+        return created
+
+    def rmdir_if_empty(self, rel: str) -> bool:
+        try:
+            os.rmdir(self.full(rel))
+        except OSError:  # not empty, or gone
+            return False
+        return True
 
     def write_bytes_durable(self, rel: str, data: bytes) -> None:
         """Write a new file and fsync it (not its directory)."""

@@ -74,6 +74,8 @@ def append_param_columns(
     names = sorted({n for p in params_list for n in p} - skip)
     if not names:
         return table
+    columns = list(table.columns)
+    fields = list(table.schema)
     for name in names:
         values = [p.get(name) for p in params_list]
         try:
@@ -81,5 +83,8 @@ def append_param_columns(
         except (TypeError, ValueError, pl.exceptions.PolarsError):
             # values no column type holds (e.g. nested mappings): keep their JSON text
             column = pa.array([None if v is None else value_text(v) for v in values], pa.string())
-        table = table.append_column(name, column)
-    return table
+        columns.append(column)
+        fields.append(pa.field(name, column.type))
+    # one table at the end: append_column per name copies the schema each time (quadratic
+    # in the number of parameters; a stimulus may have thousands)
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=table.schema.metadata))

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from . import schema
 from .errors import ValidationError
+from .parametrized import _SURROGATE
 from .reader import FileCache
 
 __all__ = ["NeuronState", "neurons_table", "read_neurons"]
@@ -39,6 +40,9 @@ def _json_default(value: Any) -> Any:
 def _check(sheet: Any, kind: str, value: Any) -> Any:
     if not isinstance(sheet, str) or not sheet:
         raise ValidationError(f"neuron {kind}: sheet names must be non-empty strings, got {sheet!r}")
+    if _SURROGATE.search(sheet):
+        raise ValidationError(f"neuron {kind}: sheet name {sheet!r} is not valid Unicode "
+                              "(it holds a lone surrogate)")
     if kind == "ids":
         ids = np.asarray(value)
         if ids.ndim != 1 or not (np.issubdtype(ids.dtype, np.integer) or ids.size == 0):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import functools
 import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -61,6 +62,22 @@ def segment_id(sheet_name: str, stimulus_key: str, null: bool) -> str:
     """The id of the recording of ``sheet_name`` for a stimulus (``g`` + 16 hex digits)."""
     raw = f"{sheet_name}\x00{stimulus_key}\x00{int(bool(null))}".encode()
     return "g" + hashlib.sha256(raw).hexdigest()[:16]
+
+
+_MAX_NAME_BYTES = 255  # one path component on every common filesystem (and S3 key part)
+
+
+def check_sheet_name(sheet_name: str) -> None:
+    """Refuse a sheet name that cannot become a partition directory (ValidationError)."""
+    try:
+        escaped = f"sheet={quote(sheet_name, safe='')}"
+    except UnicodeEncodeError:
+        raise ValidationError(f"sheet name {sheet_name!r} is not valid Unicode "
+                              "(it holds a lone surrogate)") from None
+    if len(escaped) > _MAX_NAME_BYTES:
+        raise ValidationError(
+            f"sheet name {sheet_name[:40]!r}... is too long: its directory name "
+            f"'sheet=<URL-escaped name>' is {len(escaped)} bytes, at most {_MAX_NAME_BYTES}")
 
 
 def _partition(sheet_name: str, stimulus_key: str) -> str:
@@ -330,6 +347,8 @@ class ArrowDataStore(DataStore):
             for s in segs
         ]
         sheets = [r.sheet_name for r in recs]
+        for sheet in sheets:
+            check_sheet_name(sheet)
         if len(set(sheets)) != len(sheets):
             raise ValidationError(f"two segments of one recording share a sheet: {sheets}")
         self._check_new_recordings(self._snapshot(), sheets, key, null)
@@ -600,12 +619,16 @@ class ArrowDataStore(DataStore):
         )
 
 
-_ROW_FRAME_SCHEMAS = {t: pl.from_arrow(s.empty_table()).schema for t, s in ROW_SCHEMAS.items()}
+@functools.cache
+def _row_frame_schema(table: str) -> pl.Schema:
+    # Not at import: converting starts polars' thread pool, and a process forked after
+    # that deadlocks in its first parallel polars call.
+    return pl.from_arrow(ROW_SCHEMAS[table].empty_table()).schema
 
 
 def _deferred(snap: Snapshot, table: str) -> pl.LazyFrame:
     """A metadata table of ``snap`` as a plan, converted to polars only when collected."""
-    return pl.defer(lambda: snap.frame(table), schema=_ROW_FRAME_SCHEMAS[table])
+    return pl.defer(lambda: snap.frame(table), schema=_row_frame_schema(table))
 
 
 def _fixed_groups(n: int, per: int) -> list[int]:

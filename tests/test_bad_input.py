@@ -152,3 +152,67 @@ def test_sheet_names_that_break_paths_are_escaped(store):
     assert set(df["sheet_name"].to_list()) == sheets
     for seg in store.get_segments():
         assert len(seg.get_spiketrains()) == seg.neuron_num()
+
+
+def _one_train_segment(sheet: str):
+    import neo
+
+    seg = neo.Segment(sheet_name=sheet)
+    seg.spiketrains = [neo.SpikeTrain([1.0], units="ms", t_stop=10.0, channel_id=1)]
+    return seg
+
+
+def _everything(path):
+    """Every path in the store but this writer's own registration (``_staging/<w>/``)."""
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*")
+                  if not str(p.relative_to(path)).startswith("_staging"))
+
+
+def test_over_long_or_invalid_sheet_names_are_refused_cleanly(tmp_path):
+    with ma.open(tmp_path / "s", "w") as s:
+        before = _everything(tmp_path / "s")
+        with pytest.raises(ValueError, match="too long"):
+            s.add_recording(_one_train_segment("V" * 300), {"name": "X"})
+        with pytest.raises(ValueError, match="surrogate"):
+            s.add_recording(_one_train_segment("V1\ud800"), {"name": "X"})
+        with pytest.raises(ValueError, match="surrogate"):
+            s.set_neuron_ids({"V1\ud800": [1, 2]})
+        assert _everything(tmp_path / "s") == before
+
+
+def test_a_commit_failing_while_publishing_leaves_nothing(tmp_path):
+    """The spikes directory is a file: publishing fails after the intent was written; the
+    refusal takes back the intent and every directory the attempt made."""
+    path = tmp_path / "s"
+    ma.open(path, "w").close()
+    (path / "spikes").write_text("not a directory")
+    with ma.open(path, "a") as s:
+        before = _everything(path)
+        with pytest.raises(OSError):
+            s.add_recording(_one_train_segment("V1"), {"name": "X"})
+        assert _everything(path) == before
+        left = [p.name for p in (path / "_staging").rglob("*") if p.name.startswith(("intent-", "log-"))]
+        assert left == []
+    assert ma.validate(path).ok
+
+
+@pytest.mark.parametrize("name", ["a/\ud800", "b/x\0y"])
+def test_invalid_store_paths_create_nothing(tmp_path, name):
+    with pytest.raises(ValueError):
+        ma.open(tmp_path / "root" / name, "w")
+    assert not (tmp_path / "root").exists()
+
+
+def test_importing_does_not_start_polars_threads_before_a_fork(tmp_path):
+    """A process forked after `import mozaik_arrow` must be able to use polars."""
+    import subprocess
+    import sys
+
+    code = ("import os, polars as pl, pyarrow as pa, pyarrow.parquet as pq\n"
+            f"p = {str(tmp_path / 'x.parquet')!r}\n"
+            "pq.write_table(pa.table({'a': list(range(100000))}), p)\n"
+            "import mozaik_arrow\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n    pl.read_parquet(p); os._exit(0)\n"
+            "assert os.waitpid(pid, 0)[1] == 0\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
