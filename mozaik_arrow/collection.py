@@ -505,7 +505,7 @@ class Collection:
 
     def _scan(self, table: str, columns: list[str]) -> pl.LazyFrame:
         files = self._files(table)
-        file_schema = pl.from_arrow(schema.strip_field_docs(schema.TABLES[table]).empty_table()).schema  # type: ignore[union-attr]
+        file_schema = pl.from_arrow(schema.empty_table(schema.strip_field_docs(schema.TABLES[table]))).schema  # type: ignore[union-attr]
         if files.height == 0:
             empty = pl.DataFrame(schema=file_schema).with_columns(
                 pl.lit(None, pl.String).alias("sheet"), pl.lit(None, pl.String).alias("stimulus"))

@@ -138,7 +138,7 @@ class FileCache:
         idx = self.index(rel)
         groups = np.flatnonzero(idx.name == name)
         if len(groups) == 0:
-            return self.file(rel).schema_arrow.empty_table().select(list(columns))
+            return schema.empty_table(self.file(rel).schema_arrow).select(list(columns))
         return self.read_groups(rel, groups.tolist(), columns)
 
     def read_neurons(
@@ -166,7 +166,7 @@ class FileCache:
         ok = pos < len(hi)
         ok[ok] &= lo[pos[ok]] <= ids[ok]
         if not ok.any():
-            return self.file(rel).schema_arrow.empty_table().select(list(columns)), ok
+            return schema.empty_table(self.file(rel).schema_arrow).select(list(columns)), ok
         groups = np.unique(pos[ok]) if len(ids) > 1 else pos[ok]
         if sel is not None:
             groups = sel[groups]

@@ -140,9 +140,9 @@ class MozaikSegment(neo.Segment):
         files, _ = self._parts(table, name)
         tables = [self._files.read_all(f, columns) for f in files]
         if not tables:
-            from .schema import TABLES, strip_field_docs
+            from .schema import TABLES, empty_table, strip_field_docs
 
-            return strip_field_docs(TABLES[table]).empty_table().select(list(columns))
+            return empty_table(strip_field_docs(TABLES[table])).select(list(columns))
         return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
     def _read_ids(

@@ -116,7 +116,7 @@ class Snapshot:
         """The metadata table as one Arrow table, in commit order."""
         chunks = self.chunks[table]
         if not chunks:
-            return ROW_SCHEMAS[table].empty_table()
+            return schema.empty_table(ROW_SCHEMAS[table])
         return chunks[0] if len(chunks) == 1 else pa.concat_tables(chunks)
 
     def frame(self, table: str) -> pl.DataFrame:

@@ -41,7 +41,7 @@ def _public(table: pa.Table) -> pa.Table:
 
 
 def _empty_table(name: str, runs: bool) -> pa.Table:
-    empty = schema.strip_field_docs(schema.TABLES[name]).empty_table()
+    empty = schema.empty_table(schema.strip_field_docs(schema.TABLES[name]))
     for col in ("sheet", "stimulus"):
         empty = empty.append_column(col, pa.array([], pa.string()))
     return empty.add_column(0, "run", pa.array([], pa.string())) if runs else empty

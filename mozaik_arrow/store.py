@@ -278,7 +278,7 @@ class ArrowDataStore(DataStore):
                 self._stimuli_files[p] = pl.from_arrow(t)
             frames.append(self._stimuli_files[p])
         if not frames:
-            return pl.from_arrow(schema.strip_field_docs(schema.STIMULI).empty_table())
+            return pl.from_arrow(schema.empty_table(schema.strip_field_docs(schema.STIMULI)))
         return pl.concat(frames, how="diagonal_relaxed").sort("version")
 
     def add_analysis_result(self, result: Any) -> None:
@@ -623,11 +623,13 @@ class ArrowDataStore(DataStore):
 def _row_frame_schema(table: str) -> pl.Schema:
     # Not at import: converting starts polars' thread pool, and a process forked after
     # that deadlocks in its first parallel polars call.
-    return pl.from_arrow(ROW_SCHEMAS[table].empty_table()).schema
+    return pl.from_arrow(schema.empty_table(ROW_SCHEMAS[table])).schema
 
 
 def _deferred(snap: Snapshot, table: str) -> pl.LazyFrame:
     """A metadata table of ``snap`` as a plan, converted to polars only when collected."""
+    if table in snap.__dict__.get("_frames", {}):  # converted already: no deferral cost
+        return snap.frame(table).lazy()
     return pl.defer(lambda: snap.frame(table), schema=_row_frame_schema(table))
 
 

@@ -32,7 +32,7 @@ _Plan = pl.LazyFrame | Callable[[], pl.LazyFrame]
 
 
 def _polars_schema(table: str) -> pl.Schema:
-    return pl.from_arrow(schema.strip_field_docs(schema.TABLES[table]).empty_table()).schema
+    return pl.from_arrow(schema.empty_table(schema.strip_field_docs(schema.TABLES[table]))).schema
 
 
 def _check_files(root: str, paths: list[str], sizes: Any) -> None:
@@ -110,7 +110,7 @@ class DataStoreView:
     def _ads(self) -> pl.LazyFrame:
         """Plan over the ADS metadata rows of this view (store order)."""
         if self._ads_plan is None:
-            return pl.from_arrow(schema.strip_field_docs(schema.ADS).empty_table()).lazy()
+            return pl.from_arrow(schema.empty_table(schema.strip_field_docs(schema.ADS))).lazy()
         if callable(self._ads_plan):
             self._ads_plan = self._ads_plan()
         return self._ads_plan
