@@ -225,3 +225,17 @@ def test_plot_command_draws_pixels(filled_store, tmp_path, kind, extra):
     assert 0.001 < dark < 0.5  # drawn: axes, labels and data, not blank and not a black box
     bad = _run("plot", str(filled_store), "psth", "-o", str(png))
     assert bad.returncode == 2 and "--parameter" in bad.stderr
+
+
+def test_validate_through_the_console_script(filled_store, tmp_path):
+    import shutil
+
+    ok = _run("validate", str(filled_store))
+    assert ok.returncode == 0 and "ok at version" in ok.stdout
+    copy = tmp_path / "copy"
+    shutil.copytree(filled_store, copy)
+    victim = next((copy / "signals").rglob("*.parquet"))
+    victim.chmod(0o644)
+    victim.write_bytes(victim.read_bytes()[:-10])
+    bad = _run("validate", str(copy))
+    assert bad.returncode == 1 and victim.name in bad.stdout and "DAMAGED" in bad.stdout
