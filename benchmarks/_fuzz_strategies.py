@@ -704,6 +704,7 @@ def assert_same_ads(a: Any, b: Any) -> None:
         assert_same(pa_[key], pb[key], f"parameter {key}")
     assert a.tags == b.tags, "tags"
     assert ads_key(a) == ads_key(b), "ads_key"
+    assert str(a) == str(b), "str"
     for f in type(a)._payload:
         x, y = getattr(a, f.attr), getattr(b, f.attr)
         if f.kind == "units":

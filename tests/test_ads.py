@@ -21,6 +21,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+# one bit-exact comparison for these tests and the fuzz stress run
+from benchmarks._fuzz_strategies import (  # noqa: F401 - re-exported for test_ads_store
+    _same_array,
+    _same_units,
+    assert_same,
+    assert_same_ads,
+)
 from mozaik_arrow.ads import (
     ADS_TYPES,
     PAYLOAD_SCHEMAS,
@@ -167,58 +174,6 @@ def examples() -> dict[str, list[AnalysisDataStructure]]:
 
 
 # ----------------------------------------------------------------------------- comparison
-
-def _same_units(a, b) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return a.dimensionality.string == b.dimensionality.string and float(a) == float(b)
-
-
-def _same_array(a, b) -> bool:
-    a, b = np.asarray(a), np.asarray(b)
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
-
-
-def assert_same(a, b, where="payload"):
-    """Deep, bit-exact equality of payload values (types, dtypes, units, signals)."""
-    if isinstance(a, neo.AnalogSignal):
-        assert isinstance(b, neo.AnalogSignal), where
-        assert _same_array(a.magnitude, b.magnitude), where
-        assert a.dimensionality.string == b.dimensionality.string, where
-        for attr in ("t_start", "sampling_rate", "sampling_period", "t_stop"):
-            x, y = getattr(a, attr), getattr(b, attr)
-            assert x.dimensionality.string == y.dimensionality.string, f"{where}.{attr}"
-            assert float(x.magnitude) == float(y.magnitude), f"{where}.{attr}"
-        assert a.name == b.name, where
-    elif isinstance(a, pq.Quantity):
-        assert type(b) is type(a) and _same_array(a.magnitude, b.magnitude), where
-        assert a.dimensionality.string == b.dimensionality.string, where
-    elif isinstance(a, (np.ndarray, np.generic)):
-        assert type(b) is type(a) and _same_array(a, b), where
-    elif isinstance(a, (list, tuple)):
-        assert type(b) is type(a) and len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            assert_same(x, y, f"{where}[{i}]")
-    elif isinstance(a, float) and math.isnan(a):
-        assert isinstance(b, float) and math.isnan(b), where
-    else:
-        assert type(b) is type(a) and a == b, where
-
-
-def assert_same_ads(a: AnalysisDataStructure, b: AnalysisDataStructure) -> None:
-    assert type(a) is type(b)
-    assert ads_params(a) == ads_params(b)
-    assert a.tags == b.tags and ads_key(a) == ads_key(b) and str(a) == str(b)
-    for f in type(a)._payload:
-        x, y = getattr(a, f.attr), getattr(b, f.attr)
-        if f.kind == "units":
-            assert _same_units(x, y), f.attr
-        else:
-            assert_same(x, y, f.attr)
-    for attr in ("x_axis_units", "y_axis_units", "value_units"):
-        if hasattr(a, attr):
-            assert _same_units(getattr(a, attr), getattr(b, attr)), attr
-
 
 def parquet_roundtrip(table: pa.Table, path, row_group_size=None) -> pa.Table:
     pq_io.write_table(table, path, row_group_size=row_group_size)
