@@ -127,15 +127,12 @@ class AnalysisResults:
         self._keys: dict[str, str] = {}  # committed ads_key -> metadata file
         self._keys_from: set[str] = set()  # metadata files indexed in _keys
         self._frames: dict[str, pl.DataFrame] = {}  # metadata file -> its rows
-        self._meta_files_of: tuple[Snapshot, list[str]] | None = None
         self._committed: tuple[Snapshot, pl.DataFrame] | None = None
 
     # -- committed state -------------------------------------------------------------------
-    def _meta_files(self, snap: Snapshot) -> list[str]:
-        cached = self._meta_files_of
-        if cached is None or cached[0] is not snap:
-            self._meta_files_of = (snap, snap.files_under("ads"))
-        return self._meta_files_of[1]
+    @staticmethod
+    def _meta_files(snap: Snapshot) -> list[str]:
+        return snap.files_under("ads")  # cached by the snapshot
 
     def _meta(self, path: str) -> pl.DataFrame:
         """The rows of one metadata file without ``_params`` (read per ADS when needed),

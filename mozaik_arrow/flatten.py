@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from .parametrized import MozaikParametrized, canonical_stimulus, value_text
+from .parametrized import _SCALARS, MozaikParametrized, canonical_stimulus, value_text
 
 __all__ = ["pair", "param_pairs", "append_param_columns", "stimulus_params"]
 
@@ -42,8 +42,6 @@ def pair(name: str, value: Any) -> str:
         return _scalar_pair(name, type(value), value)
     return _pair(name, value)
 
-
-_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -356,7 +356,7 @@ def value_text(value: Any) -> str:
     exact whatever type a column would have been inferred as.
     """
     value = _plain(value)
-    if value is None or type(value) in (str, int, float, bool):
+    if type(value) in _SCALARS:
         return _scalar_text(type(value), value)  # the same few values recur across objects
     return _dumps(_norm(value))
 
