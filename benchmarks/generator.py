@@ -20,8 +20,10 @@ model's arrays), the plain-pyarrow floor takes the arrays themselves. Analysis r
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import neo
 import numpy as np
@@ -463,3 +465,21 @@ def make_ads(model: Model, n: int | None = None) -> list:
                                analysis_algorithm="Bench"))
         i += 1
     return out
+
+
+def write_recordings(store: Any, model: Model) -> float:
+    """Seconds spent in ``store`` writing ``model``'s neuron ids, positions and every
+    stimulus' null + real recordings (mozaik's DataStore calls; any store with them)."""
+    spent = 0.0
+    t = time.perf_counter()
+    store.set_neuron_ids({s.name: s.ids for s in model.sheets})
+    store.set_neuron_positions({s.name: s.positions for s in model.sheets})
+    spent += time.perf_counter() - t
+    for k, stim in enumerate(model.stimuli):
+        null, segs = neo_segments(model, k, True), neo_segments(model, k)
+        t = time.perf_counter()
+        store.add_null_recording(null, stim)
+        store.add_recording(segs, stim)
+        spent += time.perf_counter() - t
+        del null, segs
+    return spent

@@ -15,7 +15,7 @@ import mozaik_arrow as ma
 from mozaik_arrow import queries as q
 from mozaik_arrow.neo_convert import list_parts
 
-from .generator import Model, neo_segments
+from .generator import Model, neo_segments, write_recordings
 from .operations import Op, Probe, binned_counts, order_key
 
 SQL = """
@@ -39,20 +39,8 @@ def write_model(model: Model, path: Path, ads: list | None = None) -> dict[str, 
     Neo segments are built (as views of the model's arrays) before each timed
     ``add_null_recording`` + ``add_recording`` pair; neuron ids and positions are timed too.
     """
-    spent = 0.0
     with ma.open(path, "w") as store:
-        t = time.perf_counter()
-        store.set_neuron_ids({s.name: s.ids for s in model.sheets})
-        store.set_neuron_positions({s.name: s.positions for s in model.sheets})
-        spent += time.perf_counter() - t
-        for k, stim in enumerate(model.stimuli):
-            null, segs = neo_segments(model, k, True), neo_segments(model, k)
-            t = time.perf_counter()
-            store.add_null_recording(null, stim)
-            store.add_recording(segs, stim)
-            spent += time.perf_counter() - t
-            del null, segs
-        out = {"write_s": spent}
+        out = {"write_s": write_recordings(store, model)}
         if ads is not None:
             t = time.perf_counter()
             for a in ads:
@@ -66,25 +54,21 @@ def write_parts(model: Model, work: Path, repeat: int) -> dict[str, float]:
     """Spikes-only and signals-only writes of one stimulus' recordings (median of
     ``repeat`` fresh stimuli, after one warm-up): the two write rates of the targets."""
     n = min(repeat + 1, len(model.stimuli))
-    spikes_t, signals_t, n_spikes, n_samples = [], [], 0, 0
+    times: dict[str, list[float]] = {"spikes": [], "signals": []}
     with ma.open(work / "spikes_only", "w") as a, ma.open(work / "signals_only", "w") as b:
         for k in range(n):
-            segs = neo_segments(model, k)
-            for s in segs:
-                s.analogsignals = []
-            t = time.perf_counter()
-            a.add_recording(segs, model.stimuli[k])
-            dt = time.perf_counter() - t
-            if k or n == 1:
-                spikes_t.append(dt)
-            segs = neo_segments(model, k)
-            for s in segs:
-                s.spiketrains = []
-            t = time.perf_counter()
-            b.add_recording(segs, model.stimuli[k])
-            dt = time.perf_counter() - t
-            if k or n == 1:
-                signals_t.append(dt)
+            # the spikes-only store gets segments without signals, and the other way round
+            for store, kept, dropped in ((a, "spikes", "analogsignals"),
+                                         (b, "signals", "spiketrains")):
+                segs = neo_segments(model, k)
+                for s in segs:
+                    setattr(s, dropped, [])
+                t = time.perf_counter()
+                store.add_recording(segs, model.stimuli[k])
+                dt = time.perf_counter() - t
+                if k or n == 1:
+                    times[kept].append(dt)
+        spikes_t, signals_t = times["spikes"], times["signals"]
         n_spikes = sum(s.n_spikes for s in model.segments_of(0))
         n_samples = sum(s.n_samples for s in model.segments_of(0))
     return {"write_spikes_only_mps": n_spikes / float(np.median(spikes_t)) / 1e6,

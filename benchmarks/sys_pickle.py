@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .generator import Model, neo_segments
+from .generator import Model, neo_segments, write_recordings
 from .mozaik_pickle import (
     PickledDataStore,
     filter_ads,
@@ -28,19 +28,9 @@ MAX_ALL_TRAINS = 10_000
 
 def write_model(model: Model, path: Path, ads: list | None = None) -> dict[str, float]:
     """Write ``model`` as mozaik would: a pickle per segment, then the index (and ADS)."""
-    spent = 0.0
     t = time.perf_counter()
     store = PickledDataStore(path, load=False)
-    store.set_neuron_ids({s.name: s.ids for s in model.sheets})
-    store.set_neuron_positions({s.name: s.positions for s in model.sheets})
-    spent += time.perf_counter() - t
-    for k, stim in enumerate(model.stimuli):
-        null, segs = neo_segments(model, k, True), neo_segments(model, k)
-        t = time.perf_counter()
-        store.add_null_recording(null, stim)
-        store.add_recording(segs, stim)
-        spent += time.perf_counter() - t
-        del null, segs
+    spent = time.perf_counter() - t + write_recordings(store, model)
     t = time.perf_counter()
     store.save()
     out = {"write_s": spent + time.perf_counter() - t}
