@@ -70,7 +70,8 @@ def _key(params: Sequence[str], keep: bool) -> pl.Expr:
     for p in prefixes:
         hit = hit | pl.element().str.starts_with(p)
     kept = pl.element().filter(hit if keep else ~hit)
-    return pl.col("_pairs").list.eval(kept).list.sort().list.join(_SEP)
+    # ``_pairs`` are sorted by name when written (flatten.param_pairs): no sort needed.
+    return pl.col("_pairs").list.eval(kept).list.join(_SEP)
 
 
 def _lacking(frame: pl.DataFrame, params: Sequence[str], what: str, label: str) -> None:
@@ -109,20 +110,27 @@ def _views_by_group(
     """One view per value of ``keyed["_group"]``, in order of first appearance: each a
     semi-join of the input's plan with that group's ids (store order kept)."""
     recordings, ads = dsv._recordings(), dsv._ads()
-    groups = keyed.select("_group", id_column).partition_by(
-        "_group", maintain_order=True, include_key=False)
-    # Each view's plan is built on first use (a partition can make thousands of views).
+    ids = (keyed.select("_group", id_column).with_row_index("_r")
+           .with_columns(pl.col("_r").min().over("_group").alias("_first"))
+           .sort("_first", "_r").select("_first", id_column))
+    lengths = ids["_first"].rle().struct.field("len").to_list()
+    ids = ids.select(id_column)
+    # One sorted id frame; each view's plan slices it on first use (a partition can make
+    # thousands of views, most never looked at: no frame per group is built up front).
     out = []
-    for ids in groups:
+    start = 0
+    for n in lengths:
         if part == "recordings":
-            out.append(dsv._with(recordings=_semi(recordings, ids, id_column), ads=ads))
+            out.append(dsv._with(recordings=_semi(recordings, ids, start, n, id_column), ads=ads))
         else:
-            out.append(dsv._with(recordings=recordings, ads=_semi(ads, ids, id_column)))
+            out.append(dsv._with(recordings=recordings, ads=_semi(ads, ids, start, n, id_column)))
+        start += n
     return out
 
 
-def _semi(plan: pl.LazyFrame, ids: pl.DataFrame, column: str) -> Callable[[], pl.LazyFrame]:
-    return lambda: plan.join(ids.lazy(), on=column, how="semi", maintain_order="left")
+def _semi(plan: pl.LazyFrame, ids: pl.DataFrame, start: int, n: int,
+          column: str) -> Callable[[], pl.LazyFrame]:
+    return lambda: plan.join(ids.slice(start, n).lazy(), on=column, how="semi", maintain_order="left")
 
 
 # -- queries -----------------------------------------------------------------------------------

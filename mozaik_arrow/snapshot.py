@@ -9,16 +9,17 @@ records (:meth:`Snapshot.apply`) on top of the latest checkpoint (:func:`from_ch
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import schema
 
-__all__ = ["Snapshot", "ROW_SCHEMAS", "ROW_TABLES"]
+__all__ = ["Deferred", "Snapshot", "ROW_SCHEMAS", "ROW_TABLES"]
 
 # The in-memory index of sensory stimuli: which file holds which stimulus.
 _SENSORY_INDEX = pa.schema(
@@ -61,12 +62,13 @@ class _Index:
         self._keys: dict[tuple[str, Any], tuple[int, dict[str, Any]]] = {}
         # Rows of a checkpoint, indexed on first use: readers that never check uniqueness
         # (every read-only open) never pay for it.
-        self._deferred: list[tuple[int, str, pa.Table]] = []
+        self._deferred: list[tuple[int, str, Deferred]] = []
 
     @property
     def keys(self) -> dict[tuple[str, Any], tuple[int, dict[str, Any]]]:
         while self._deferred:
-            version, table, t = self._deferred.pop()
+            version, table, deferred = self._deferred.pop()
+            t = deferred.get()
             names = sum(_KEY_COLUMNS[table], ())
             self.add_rows(version, table, {n: t.column(n).to_pylist() for n in names})
         return self._keys
@@ -90,19 +92,89 @@ def _columns(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict[str, li
     return {n: [r[n] for r in rows] for n in names}
 
 
+class Deferred:
+    """A checkpoint table read on first use, then kept (shared by the snapshots built on it).
+
+    Opening a store reads the checkpoint's footers only; a query over analysis results
+    never pays for the segments table, nor a recordings query for the file list.
+    """
+
+    __slots__ = ("_load", "_table")
+
+    def __init__(self, load: Callable[[], pa.Table] | None = None, table: pa.Table | None = None) -> None:
+        self._load, self._table = load, table
+
+    def get(self) -> pa.Table:
+        if self._table is None:
+            assert self._load is not None
+            self._table, self._load = self._load(), None
+        return self._table
+
+
+def _resolve(chunk: pa.Table | Deferred) -> pa.Table:
+    return chunk.get() if isinstance(chunk, Deferred) else chunk
+
+
+_FILES_SCHEMA = pa.schema([("path", pa.string()), ("bytes", pa.int64())])
+_REBASE_AFTER = 4096
+
+
+def _files_table(base: Deferred) -> pa.Table:
+    t = base.get()
+    if "bytes" not in t.column_names:  # checkpoints before sizes were recorded
+        t = t.append_column("bytes", pa.nulls(t.num_rows, pa.int64()))
+    return t.select(["path", "bytes"]).cast(_FILES_SCHEMA)  # files changed since the base before the file list is rebuilt
+
+
 @dataclass(frozen=True)
 class Snapshot:
-    """The committed state of a store at one log version (an immutable value)."""
+    """The committed state of a store at one log version (an immutable value).
+
+    The file list is a base table (the checkpoint's, read on first use) plus the files
+    added and removed by the records replayed since; ``files`` and ``sizes`` are built from
+    them when asked for, ``files_under`` filters the base vectorised.
+    """
 
     version: int = 0
-    files: frozenset[str] = frozenset()
-    chunks: dict[str, tuple[pa.Table, ...]] = field(
+    base: Deferred = field(default_factory=lambda: Deferred(table=schema.empty_table(_FILES_SCHEMA)),
+                           compare=False, repr=False)
+    added: Mapping[str, int | None] = field(default_factory=dict, compare=False, repr=False)
+    removed: frozenset[str] = frozenset()
+    chunks: dict[str, tuple[pa.Table | Deferred, ...]] = field(
         default_factory=lambda: {t: () for t in ROW_TABLES}
     )
     neurons_file: str | None = None
     index: _Index = field(default_factory=_Index, compare=False, repr=False)
-    sizes: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
-    """Byte size of each file, as its commit recorded it (absent for old checkpoints)."""
+
+    def _cache(self) -> dict[str, Any]:
+        return self.__dict__.setdefault("_cached", {})
+
+    @property
+    def files(self) -> frozenset[str]:
+        """Every committed file (store-relative paths)."""
+        cache = self._cache()
+        if "files" not in cache:
+            base = _files_table(self.base).column("path").to_pylist()
+            cache["files"] = frozenset(base).difference(self.removed).union(self.added)
+        return cache["files"]
+
+    @property
+    def sizes(self) -> Mapping[str, int]:
+        """Byte size of each file, as its commit recorded it (absent for old checkpoints)."""
+        cache = self._cache()
+        if "sizes" not in cache:
+            t = _files_table(self.base)
+            sizes = {p: b for p, b in zip(t.column("path").to_pylist(), t.column("bytes").to_pylist(),
+                                          strict=True) if b is not None and p not in self.removed}
+            sizes.update({p: b for p, b in self.added.items() if b is not None})
+            cache["sizes"] = sizes
+        return cache["sizes"]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Snapshot):
+            return NotImplemented
+        return (self.version, self.files, self.neurons_file) == (other.version, other.files, other.neurons_file) \
+            and all(self.table(t).equals(other.table(t)) for t in ROW_TABLES)
 
     def lookup(self, table: str, key: Any) -> dict[str, Any] | None:
         """What is known of the committed row of ``table`` with identity ``key``, if any.
@@ -114,14 +186,14 @@ class Snapshot:
 
     def table(self, table: str) -> pa.Table:
         """The metadata table as one Arrow table, in commit order."""
-        chunks = self.chunks[table]
+        chunks = [c for c in map(_resolve, self.chunks[table]) if c.num_rows]
         if not chunks:
             return schema.empty_table(ROW_SCHEMAS[table])
         return chunks[0] if len(chunks) == 1 else pa.concat_tables(chunks)
 
     def frame(self, table: str) -> pl.DataFrame:
         """The metadata table as a polars DataFrame in commit order (cached per snapshot)."""
-        cache = self.__dict__.setdefault("_frames", {})
+        cache = self._cache().setdefault("frames", {})
         if table not in cache:
             cache[table] = pl.from_arrow(self.table(table).combine_chunks())
         return cache[table]
@@ -129,27 +201,40 @@ class Snapshot:
     def files_under(self, top: str) -> list[str]:
         """The files under one top-level directory (``"ads"``, ``"stimuli"``...), sorted
         (cached per snapshot)."""
-        cache = self.__dict__.setdefault("_under", {})
+        cache = self._cache().setdefault("under", {})
         files = cache.get(top)
         if files is None:
             prefix = top + "/"
-            files = cache[top] = sorted(p for p in self.files if p.startswith(prefix))
+            paths = _files_table(self.base).column("path")
+            base = paths.filter(pc.starts_with(paths, prefix)).to_pylist()
+            files = [p for p in base if p not in self.removed]
+            files += [p for p in self.added if p.startswith(prefix)]
+            files = cache[top] = sorted(files)
         return files
 
     def num_rows(self, table: str) -> int:
-        return sum(c.num_rows for c in self.chunks[table])
+        return sum(_resolve(c).num_rows for c in self.chunks[table])
 
     def apply(self, record: dict[str, Any]) -> Snapshot:
         """The snapshot after one more log record."""
         version = record["version"]
-        files = set(self.files)
-        sizes = dict(self.sizes)
+        added = dict(self.added)
+        removed = set(self.removed)
         for f in record.get("files", ()):
-            files.add(f["path"])
-            sizes[f["path"]] = f["bytes"]
+            added[f["path"]] = f["bytes"]
+            removed.discard(f["path"])
         for path in record.get("removed", ()):
-            files.discard(path)
-            sizes.pop(path, None)
+            if path in added:
+                del added[path]
+            else:  # a file of the base
+                removed.add(path)
+        base = self.base
+        if len(added) + len(removed) > _REBASE_AFTER:  # keep replaying O(changes), not O(files)
+            t = _files_table(base)
+            keep = t.filter(pc.invert(pc.is_in(t.column("path"), pa.array(sorted(removed), pa.string()))))
+            base = Deferred(table=pa.concat_tables([keep, pa.table(
+                {"path": list(added), "bytes": list(added.values())}, schema=_FILES_SCHEMA)]))
+            added, removed = {}, set()
         index = self.index if self.index.version == self.version else self.index.copy_upto(self.version)
         chunks = dict(self.chunks)
         for table, rows in record.get("rows", {}).items():
@@ -159,24 +244,22 @@ class Snapshot:
                 index.add_rows(version, table, _columns(rows, names))
         index.version = version
         neurons = record.get("neurons_file", self.neurons_file)
-        return Snapshot(version, frozenset(files), chunks, neurons, index, sizes)
+        return Snapshot(version, base, added, frozenset(removed), chunks, neurons, index)
 
 
 def from_checkpoint(
     version: int,
-    files: list[str],
-    tables: Mapping[str, pa.Table],
+    files: Deferred,
+    tables: Mapping[str, Deferred],
     neurons_file: str | None,
-    sizes: list[int] | None = None,
 ) -> Snapshot:
-    """The snapshot a checkpoint describes (its tables read back from Parquet)."""
+    """The snapshot a checkpoint describes; its tables (``path``/``bytes`` for ``files``)
+    are read when first needed."""
     index = _Index()
-    chunks: dict[str, tuple[pa.Table, ...]] = {}
+    chunks: dict[str, tuple[pa.Table | Deferred, ...]] = {}
     for name in ROW_TABLES:
-        t = tables[name].cast(ROW_SCHEMAS[name])
-        chunks[name] = (t,) if t.num_rows else ()
-        if t.num_rows:
-            index._deferred.append((version, name, t))
+        t = Deferred(lambda raw=tables[name], name=name: raw.get().cast(ROW_SCHEMAS[name]))
+        chunks[name] = (t,)
+        index._deferred.append((version, name, t))
     index.version = version
-    size_of = dict(zip(files, sizes, strict=True)) if sizes is not None else {}
-    return Snapshot(version, frozenset(files), chunks, neurons_file, index, size_of)
+    return Snapshot(version, files, {}, frozenset(), chunks, neurons_file, index)
