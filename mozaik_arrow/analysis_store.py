@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -36,7 +36,7 @@ from .ads import (
 from .commit import Changes, Log
 from .errors import CorruptFileError, DuplicateError, ValidationError
 from .flatten import append_param_columns, param_pairs
-from .parametrized import canonical_stimulus
+from .parametrized import canonical_stimulus, value_text
 from .reader import FileCache
 from .snapshot import Snapshot
 
@@ -88,6 +88,48 @@ def _meta_table(
     return append_param_columns(fixed, params)
 
 
+def _necessary(where: Mapping[str, Any], file_schema: pa.Schema) -> pl.Expr:
+    """A condition on one metadata file's typed parameter columns that every row matching
+    ``where`` (exactly, through ``_pairs``) satisfies; polars prunes row groups with it.
+
+    A file without a parameter's column holds no ADS with that parameter. Only plain
+    strings and finite numbers are translated (see :func:`flatten.append_param_columns`: a
+    string column holds strings verbatim, or as JSON text when no column type held the
+    file's values; a float64/int64 column numbers; a mix of both is text): anything else
+    gives no condition. ``stimulus_id`` is compared by stimulus key, as ``_pairs`` do.
+    """
+    expr = pl.lit(True)
+    for name, value in where.items():
+        column = "stimulus" if name == "stimulus_id" else name
+        if column not in file_schema.names:
+            return pl.lit(False)
+        dtype = file_schema.field(column).type
+        text = pa.types.is_string(dtype) or pa.types.is_large_string(dtype)
+        number = pa.types.is_floating(dtype) or pa.types.is_integer(dtype)
+        alternatives = []
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, str):
+                if number:
+                    continue  # no row of a numeric column holds a string
+                if not text:
+                    break
+                if name == "stimulus_id":
+                    try:
+                        alternatives.append(pl.col(column) == canonical_stimulus(v)[1])
+                    except ValueError:
+                        break
+                else:
+                    alternatives.append(pl.col(column).is_in([v, value_text(v)]))
+            elif isinstance(v, (int, float)) and not isinstance(v, bool) and name != "stimulus_id" \
+                    and np.isfinite(v) and abs(v) < 2**53 and number:
+                alternatives.append(pl.col(name) == float(v))
+            else:
+                break  # a value not translated: no condition for this parameter
+        else:
+            expr = expr & (pl.any_horizontal(alternatives) if alternatives else pl.lit(False))
+    return expr
+
+
 def _stage_meta(txn: Any, table: pa.Table) -> None:
     n, per = table.num_rows, schema.ADS_ROWS_PER_GROUP
     txn.stage("ads", table, f"ads/{os.urandom(8).hex()}.parquet",
@@ -128,6 +170,7 @@ class AnalysisResults:
         self._keys_from: set[str] = set()  # metadata files indexed in _keys
         self._frames: dict[str, pl.DataFrame] = {}  # metadata file -> its rows
         self._committed: tuple[Snapshot, pl.DataFrame] | None = None
+        self._scanned = False  # the first filtered query of a fresh store scans with pushdown
 
     # -- committed state -------------------------------------------------------------------
     @staticmethod
@@ -303,6 +346,38 @@ class AnalysisResults:
                 return _empty_frame().schema
 
         return pl.defer(rows, schema=schema_of)
+
+    def pushdown_plan(self, where: Mapping[str, Any]) -> Callable[[], pl.LazyFrame] | None:
+        """For the first filtered query of a freshly opened store: a plan (built on first
+        use, of the state as of now) scanning the metadata files with pushdown of a
+        necessary condition of ``where``, instead of reading every row (as :meth:`plan` does,
+        and keeps them for the next queries). None when that does not apply: the rows are
+        already read, ADS are pending, or a scan was handed out before.
+
+        The plan gives the rows, columns and order of :meth:`plan` restricted to rows that
+        may match ``where``; the caller applies its exact filter on top.
+        """
+        snap = self._snapshot()
+        if self._pending or self._scanned or not self._meta_files(snap) or (
+                self._committed is not None and self._committed[0] is snap):
+            return None
+        self._scanned = True
+        return lambda: self._scan(snap, where)
+
+    def _scan(self, snap: Snapshot, where: Mapping[str, Any]) -> pl.LazyFrame:
+        """The committed rows of ``snap``, each metadata file pruned (row groups by their
+        statistics) with a necessary condition of ``where`` on its typed columns."""
+        parts = []
+        for path in self._meta_files(snap):
+            file_schema = self._files.file(path).schema_arrow  # footer only, version-checked
+            names = [n for n in file_schema.names if n not in _NOT_IN_FRAME]
+            parts.append(
+                pl.scan_parquet(self._files.fs.full(path), glob=False, row_index_name="_row")
+                .filter(_necessary(where, file_schema))
+                .select(*names, pl.lit(path).alias("_meta_file"), pl.col("_row").cast(pl.Int64))
+            )
+        plan = parts[0] if len(parts) == 1 else pl.concat(parts, how="diagonal_relaxed")
+        return plan.sort("_version", "_position", maintain_order=True)
 
     def frame(self) -> pl.DataFrame:
         """Every ADS (committed, then pending) as metadata rows, in store order."""

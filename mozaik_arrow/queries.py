@@ -148,21 +148,31 @@ def param_filter_query(
     """
     st = {k[3:]: v for k, v in kwargs.items() if k.startswith("st_")}
     rest = {k: v for k, v in kwargs.items() if not k.startswith("st_")}
-    rec, ads = dsv._recordings(), dsv._ads()
+    rec = dsv._recordings()
     if set(rest) == {"sheet_name"}:
         sheets = [s for s in _any_of(rest["sheet_name"]) if isinstance(s, str)]
         rec = rec.filter(pl.col("sheet_name").is_in(sheets))
     elif rest:
         rec = rec.head(0)  # recordings have no other parameters
-    if rest:
-        ads = ads.filter(pairs_filter(rest))
-    if st:
-        keys = _stimuli(dsv).filter(pairs_filter(st)).select("stimulus")
+    keys = _stimuli(dsv).filter(pairs_filter(st)).select("stimulus") if st else None
+    if keys is not None:
         rec = rec.join(keys, on="stimulus", how="semi", maintain_order="left")
-        ads = ads.join(keys, on="stimulus", how="semi", maintain_order="left")
+
+    def select_ads(plan: pl.LazyFrame) -> pl.LazyFrame:
+        if rest:
+            plan = plan.filter(pairs_filter(rest))
+        if keys is not None:
+            plan = plan.join(keys, on="stimulus", how="semi", maintain_order="left")
+        return plan
+
+    # A store fresh from opening scans its ADS metadata with pushdown of these filters
+    # (built on first use); otherwise the ADS plan is filtered as it is.
+    pushdown = getattr(dsv, "_ads_pushdown", None) if dsv is dsv.full_datastore and rest else None
+    scan = pushdown(rest) if pushdown is not None else None
+    ads: Any = select_ads(dsv._ads()) if scan is None else (lambda: select_ads(scan()))
     view = dsv._with(recordings=rec, ads=ads)
     if ads_unique:
-        n = ads.select(pl.len()).collect().item()
+        n = view._ads().select(pl.len()).collect().item()
         if n != 1:
             raise ValueError(f"Result was expected to have only single ADS, it contains {n}")
     if rec_unique:

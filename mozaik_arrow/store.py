@@ -262,6 +262,9 @@ class ArrowDataStore(DataStore):
     def _ads(self) -> pl.LazyFrame:
         return self._ads_results.plan()
 
+    def _ads_pushdown(self, where: Mapping[str, Any]) -> Callable[[], pl.LazyFrame] | None:
+        return self._ads_results.pushdown_plan(where)
+
     def _stimuli_metadata(self) -> pl.LazyFrame:
         """Every stored stimulus: key, string, name, module_path, ``_pairs`` (store order)."""
         return _deferred(self._snapshot(), "stimuli")

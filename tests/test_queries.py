@@ -358,3 +358,72 @@ def test_heterogeneous_stimuli_and_ads_through_duckdb(store):
             want.setdefault(a.sheet_name, []).append(float(a.value))
     assert [(s, pytest.approx(v)) for s, v in got] == [
         (s, pytest.approx(np.mean(v))) for s, v in sorted(want.items())]
+
+
+# -- the first query of a freshly opened store scans with pushdown -----------------------------
+_S1 = canonical_stimulus(grating(0.0, 10.0, 0))[0]
+# the same stimulus spelled differently (key order, int for float): one stimulus key
+_S1_OTHER = "{" + ", ".join(f"{k!r}: {v!r}" for k, v in reversed(list(
+    {**grating(0.0, 10, 0)}.items()))) + "}"
+_S2 = canonical_stimulus(grating(math.pi / 2, 100.0, 1))[0]
+
+
+@pytest.fixture(scope="module")
+def mixed_store(tmp_path_factory):
+    """ADS in three metadata files whose typed columns differ (period float64 / null, a
+    replaced ADS rewriting a file), stimulus strings spelled two ways."""
+    path = tmp_path_factory.mktemp("pushdown") / "store"
+    first = []
+    with ma.open(path, "w") as s:
+        for i, (vn, period, sheet, stim) in enumerate([
+                ("a", 1, "V1", _S1), ("b", 2.5, "V2", _S1_OTHER), ("a", None, None, _S2),
+                ("b", 1.0, "V1", None), ("a", 2.5, "V2", _S2)]):
+            a = SingleValue(float(i), pq.Hz, value_name=vn, period=period, sheet_name=sheet,
+                            stimulus_id=stim, analysis_algorithm=f"alg{i % 2}", tags=["t"])
+            first.append(a)
+            s.add_analysis_result(a)
+        s.save()
+        for i, stim in enumerate([_S1_OTHER, _S2, None]):
+            s.add_analysis_result(PerNeuronValue(np.arange(2.0) + i, [1, 2], pq.Hz, value_name="a",
+                                                 sheet_name="V1", stimulus_id=stim))
+    with ma.open(path, "a", replace=True) as s:  # rewrites the first file without it
+        s.add_analysis_result(SingleValue(9.0, pq.Hz, **{
+            k: v for k, v in ads_params(first[1]).items() if k not in ("identifier", "name")},
+            tags=["t"]))
+    return path
+
+
+PUSHDOWN_VALUES = {
+    "value_name": ["a", "b", '"a"', 1],
+    "period": [1, 1.0, 2.5, None, "1", True],
+    "sheet_name": ["V1", "V2", None, 1],
+    "stimulus_id": [_S1, _S1_OTHER, _S2, None, canonical_stimulus(blank(5))[0]],
+    "identifier": ["SingleValue", "PerNeuronValue", "X"],
+    "analysis_algorithm": ["alg0", "alg1", None],
+}
+
+
+@st.composite
+def pushdown_filters(draw):
+    keys = draw(st.lists(st.sampled_from(sorted(PUSHDOWN_VALUES)), min_size=1, max_size=3, unique=True))
+    return {k: (draw(st.lists(st.sampled_from(PUSHDOWN_VALUES[k]), min_size=1, max_size=3))
+                if draw(st.booleans()) else draw(st.sampled_from(PUSHDOWN_VALUES[k]))) for k in keys}
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kwargs=pushdown_filters())
+def test_first_query_of_a_fresh_store_equals_the_read_frame(mixed_store, kwargs):
+    warm = ma.open(mixed_store, "r")
+    warm.ads_frame()  # every row read and kept: later queries filter the kept frame
+    want = q.param_filter_query(warm, **kwargs)._ads().collect()
+    fresh = ma.open(mixed_store, "r")
+    got = q.param_filter_query(fresh, **kwargs)
+    assert fresh._ads_results._scanned  # the pushdown scan was used
+    got = got._ads().collect()
+    assert got.schema == want.schema and got.equals(want), kwargs
+    # the second query of that store filters the kept rows
+    again = q.param_filter_query(fresh, **kwargs)._ads().collect()
+    assert again.equals(want)
+    assert [ads_params(a) for a in q.param_filter_query(ma.open(mixed_store, "r"), **kwargs)
+            .analysis_result_copy()] == [ads_params(a) for a in
+                                         q.param_filter_query(warm, **kwargs).analysis_result_copy()]
