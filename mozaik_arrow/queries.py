@@ -167,8 +167,7 @@ def param_filter_query(
 
     # A store fresh from opening scans its ADS metadata with pushdown of these filters
     # (built on first use); otherwise the ADS plan is filtered as it is.
-    pushdown = getattr(dsv, "_ads_pushdown", None) if dsv is dsv.full_datastore and rest else None
-    scan = pushdown(rest) if pushdown is not None else None
+    scan = dsv._ads_pushdown(rest) if rest and dsv is dsv.full_datastore else None
     ads: Any = select_ads(dsv._ads()) if scan is None else (lambda: select_ads(scan()))
     view = dsv._with(recordings=rec, ads=ads)
     if ads_unique:

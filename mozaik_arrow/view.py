@@ -115,6 +115,11 @@ class DataStoreView:
             self._ads_plan = self._ads_plan()
         return self._ads_plan
 
+    def _ads_pushdown(self, where: Mapping[str, Any]) -> Callable[[], pl.LazyFrame] | None:
+        """A plan scanning the ADS metadata with pushdown of ``where`` (stores only: see
+        :meth:`AnalysisResults.pushdown_plan`); None for views, whose plans are built."""
+        return None
+
     def _with(self, recordings: _Plan | None = None, ads: _Plan | None = None) -> DataStoreView:
         return DataStoreView(
             self.parameters, self.full_datastore, self.replace,
@@ -177,7 +182,8 @@ class DataStoreView:
 
         # One key at a time on a shrinking frame: after the first filter the rest is cheap
         # (a combined predicate scans every ADS's pairs once per key).
-        rows = self._ads().collect()
+        scan = self._ads_pushdown(kwargs) if kwargs and self is self.full_datastore else None
+        rows = (self._ads() if scan is None else scan()).collect()
         for name in sorted(kwargs, key=lambda k: k != "stimulus_id"):  # most selective first
             rows = rows.filter(pairs_filter({name: kwargs[name]}))
         return self.full_datastore._ads_results.materialise(rows)

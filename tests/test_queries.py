@@ -427,3 +427,8 @@ def test_first_query_of_a_fresh_store_equals_the_read_frame(mixed_store, kwargs)
     assert [ads_params(a) for a in q.param_filter_query(ma.open(mixed_store, "r"), **kwargs)
             .analysis_result_copy()] == [ads_params(a) for a in
                                          q.param_filter_query(warm, **kwargs).analysis_result_copy()]
+    # get_analysis_result on a fresh store scans the same way
+    fresh = ma.open(mixed_store, "r")
+    assert [ads_params(a) for a in fresh.get_analysis_result(**kwargs)] == [
+        ads_params(a) for a in warm.get_analysis_result(**kwargs)]
+    assert fresh._ads_results._scanned
