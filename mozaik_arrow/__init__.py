@@ -19,11 +19,13 @@ from .errors import (
     StoreExistsError,
     ValidationError,
 )
+from .objectstore import StorageError
 from .parametrized import MozaikParametrized
 from .pickled import PickledDataStore, PickledDataStoreNeoWrapper
 from .schema import FORMAT_VERSION
 from .segment import MozaikSegment
 from .store import ArrowDataStore, DataStore, Hdf5DataStore, open
+from .vacuum import vacuum
 from .validation import Problem, ValidationReport, validate
 from .view import DataStoreView
 
@@ -53,6 +55,8 @@ __all__ = [
     "ReadOnlyError",
     "StoreExistsError",
     "ValidationError",
+    "StorageError",
+    "vacuum",
     "validate",
     "ValidationReport",
     "Problem",

@@ -194,7 +194,8 @@ class AnalysisResults:
         # pays. The footer was opened (and version-checked) through the FileCache above.
         full = self._files.fs.full(path)
         try:
-            return pl.read_parquet(full, columns=names, glob=False)
+            return pl.read_parquet(full, columns=names, glob=False,
+                                   storage_options=self._files.fs.polars_options())
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as e:  # noqa: BLE001 - polars may panic on damaged pages
@@ -372,7 +373,8 @@ class AnalysisResults:
             file_schema = self._files.file(path).schema_arrow  # footer only, version-checked
             names = [n for n in file_schema.names if n not in _NOT_IN_FRAME]
             parts.append(
-                pl.scan_parquet(self._files.fs.full(path), glob=False, row_index_name="_row")
+                pl.scan_parquet(self._files.fs.full(path), glob=False, row_index_name="_row",
+                                storage_options=self._files.fs.polars_options())
                 .filter(_necessary(where, file_schema))
                 .select(*names, pl.lit(path).alias("_meta_file"), pl.col("_row").cast(pl.Int64))
             )

@@ -497,7 +497,7 @@ class Collection:
         roots = {}
         for r, paths in by_run.items():
             roots[r] = self._state.store(r).root
-            _check_files(roots[r], paths, self._state.snapshot(r).sizes)
+            _check_files(roots[r], paths, self._state.snapshot(r).size_of)
         return pl.DataFrame(
             {"run": runs, "file": [f"{roots[r]}/{p}" for r, p in zip(runs, rels, strict=True)],
              "stimulus": rows["stimulus"]},

@@ -23,12 +23,24 @@ the API. Each writer holds an ``flock`` on ``_staging/<writer>/.alive`` for its 
 a later writable open (:meth:`Log.recover`, under the store lock) knows which writers are
 gone and removes their leftovers using their intents — never files of a live writer.
 Read-only opens never write or clean anything.
+
+On object storage (:class:`~mozaik_arrow.objectstore.ObjectFileSystem`: no rename, no
+``flock``, no ``fsync``) the same log is written differently (:meth:`Transaction.
+_commit_conditional`): data files are uploaded directly under their final, unique names
+(an object appears whole when its upload completes); the record of the next version is
+created with a conditional put (``If-None-Match: *``), which exactly one writer wins; a
+loser reads the records it missed, validates its change against them and tries the next
+version. A crash leaves uploaded files that no record names: invisible to the API, visible
+to a glob until :func:`mozaik_arrow.vacuum` removes them. Files a commit replaces are not
+deleted by it either (readers of the previous version may still be reading them):
+``vacuum`` removes them once they are older than its grace period.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import time
 import uuid
@@ -47,7 +59,7 @@ from .errors import (
     ReadOnlyError,
     StoreExistsError,
 )
-from .filesystem import LocalFileSystem
+from .filesystem import StoreFileSystem
 from .snapshot import ROW_TABLES, Deferred, Snapshot, from_checkpoint
 
 __all__ = ["Log", "Transaction", "Changes", "LOG_DIR", "STAGING_DIR", "LOCK_FILE"]
@@ -103,20 +115,39 @@ def _check_record(record: dict[str, Any], version: int, path: str) -> dict[str, 
     return record
 
 
-def _deferred_table(path: str) -> Deferred:
+def _deferred_table(fs: StoreFileSystem, rel: str) -> Deferred:
     """A checkpoint table whose footer is read now and its rows on first use."""
-    footer = pq.read_metadata(path)  # no descriptor kept: collections open 1000s of stores
+    # No descriptor kept open: collections open thousands of stores.
+    size = fs.size(rel)
+    with pq.ParquetFile(fs.parquet_source(rel, size)) as pf:
+        footer = pf.metadata
 
     def load() -> pa.Table:
         # ParquetFile.read, not read_table: no dataset discovery (3x faster on 1e4 rows);
         # one thread: as fast at this size, without the thread pool's 40-90 ms outliers.
         try:
-            with pq.ParquetFile(path, metadata=footer) as pf:
+            with pq.ParquetFile(fs.parquet_source(rel, size), metadata=footer,
+                                pre_buffer=not fs.renames) as pf:
                 return pf.read(use_threads=False)
         except (OSError, pa.ArrowException) as e:
-            raise CorruptFileError(path, f"cannot read checkpoint table ({e})") from None
+            raise CorruptFileError(fs.full(rel), f"cannot read checkpoint table ({e})") from None
 
     return Deferred(load)
+
+
+def _write_parquet(fs: StoreFileSystem, rel: str, arrow_schema: pa.Schema,
+                   write: Callable[[pq.ParquetWriter], None], **options: Any) -> int:
+    """Write one Parquet file at ``rel`` (fsynced on disks; one upload on object storage,
+    visible only when complete) and return its size in bytes."""
+    if fs.renames:
+        with pq.ParquetWriter(fs.full(rel), arrow_schema, **options) as writer:
+            write(writer)
+        fs.fsync_file(rel)
+        return fs.size(rel)
+    with fs.open_output(rel) as sink:
+        with pq.ParquetWriter(sink, arrow_schema, **options) as writer:
+            write(writer)
+        return int(sink.tell())
 
 
 def _checkpoint_name(version: int, suffix: str) -> str:
@@ -139,13 +170,13 @@ class Log:
 
     Parameters
     ----------
-    fs : LocalFileSystem
+    fs : StoreFileSystem
         The store's filesystem.
     writable : bool
         Whether this process may write. Read-only logs never create, change or remove files.
     """
 
-    def __init__(self, fs: LocalFileSystem, writable: bool) -> None:
+    def __init__(self, fs: StoreFileSystem, writable: bool) -> None:
         self.fs = fs
         self.writable = writable
         self._snapshot = Snapshot()
@@ -180,7 +211,10 @@ class Log:
             # A writer lists the whole log (it must never commit into a gap); a reader probes
             # the next few names, so that opening stays flat in the length of the log
             # (`validate` lists everything).
-            if self.writable:
+            if not self.fs.renames:  # object storage: one listing of the names after it
+                later = [n for n in self.fs.names_after(LOG_DIR, _log_name(version)[len(LOG_DIR) + 1:])
+                         if n.endswith(".json") and n[:20].isdigit() and int(n[:20]) > version]
+            elif self.writable:
                 later = [n for n in self.fs.listdir(LOG_DIR)
                          if n.endswith(".json") and n[:20].isdigit() and int(n[:20]) > version]
             else:
@@ -201,7 +235,7 @@ class Log:
         try:
             version = int(self.fs.read_bytes(_LAST_CHECKPOINT))
             info = json.loads(self.fs.read_bytes(_checkpoint_name(version, "json")))
-            tables = {t: _deferred_table(self.fs.full(_checkpoint_name(version, f"{t}.parquet")))
+            tables = {t: _deferred_table(self.fs, _checkpoint_name(version, f"{t}.parquet"))
                       for t in (*ROW_TABLES, "files")}
         except (OSError, ValueError, KeyError, pa.ArrowException):
             # A missing or damaged checkpoint only costs time: the log holds everything.
@@ -213,9 +247,12 @@ class Log:
         if not self.writable:
             raise ReadOnlyError(f"store {self.fs.root} is open read-only")
 
-    def writer_dir(self) -> str:
-        """This process's staging directory, registered (and locked) on first use."""
+    def writer_dir(self) -> str | None:
+        """This process's staging directory, registered (and locked) on first use (None on
+        object storage, where files are written under their final, unique names)."""
         self._require_writable()
+        if not self.fs.renames:
+            return None
         if self._writer is None or self._writer_pid != os.getpid():
             wid = uuid.uuid4().hex
             rel = f"{STAGING_DIR}/{wid}"
@@ -237,6 +274,8 @@ class Log:
         """Remove leftovers of crashed writers; returns what was removed (store lock held)."""
         self._require_writable()
         removed: list[str] = []
+        if not self.fs.renames:
+            return removed  # nothing is staged on object storage: see vacuum()
         with self.fs.lock(LOCK_FILE):
             snap = self.snapshot()
             for wid in self.fs.listdir(STAGING_DIR):
@@ -283,9 +322,10 @@ class Log:
 @dataclass
 class _Staged:
     table: str
-    tmp: str
+    tmp: str  # where it was written: a staging name on disks, ``path`` on object storage
     path: str
     rows: int
+    bytes: int
 
 
 class Transaction:
@@ -316,7 +356,7 @@ class Transaction:
         ``metadata`` adds key/value pairs to the Parquet footer; ``arrow_schema`` replaces
         the table's schema for tables whose columns vary (ADS metadata and payloads).
         """
-        tmp = f"{self.staging}/{uuid.uuid4().hex}.tmp"
+        tmp = path if self.staging is None else f"{self.staging}/{uuid.uuid4().hex}.tmp"
         out_schema = schema.strip_field_docs(
             arrow_schema if arrow_schema is not None else schema.TABLES[table_name]
         )
@@ -326,22 +366,23 @@ class Transaction:
             out_schema = out_schema.with_metadata(merged)
         table = table.cast(out_schema) if table.schema != out_schema else table
         sizes = list(group_sizes) if group_sizes is not None else [schema.METADATA_ROWS_PER_GROUP]
+        options = schema.writer_options(table_name, out_schema)
+
+        def write(writer: pq.ParquetWriter) -> None:
+            if group_sizes is None:
+                writer.write_table(table, row_group_size=sizes[0])
+            else:
+                start = 0
+                for n in sizes:
+                    writer.write_table(table.slice(start, n), row_group_size=n)
+                    start += n
+
         try:
-            with pq.ParquetWriter(
-                self.fs.full(tmp), out_schema, **schema.writer_options(table_name, out_schema)
-            ) as writer:
-                if group_sizes is None:
-                    writer.write_table(table, row_group_size=sizes[0])
-                else:
-                    start = 0
-                    for n in sizes:
-                        writer.write_table(table.slice(start, n), row_group_size=n)
-                        start += n
-            self.fs.fsync_file(tmp)
+            size = _write_parquet(self.fs, tmp, out_schema, write, **options)
         except BaseException:
             self.fs.remove(tmp)
             raise
-        self.staged.append(_Staged(table_name, tmp, path, table.num_rows))
+        self.staged.append(_Staged(table_name, tmp, path, table.num_rows, size))
         return path
 
     def abort(self) -> None:
@@ -361,6 +402,8 @@ class Transaction:
         if self.done:
             raise RuntimeError("transaction already finished")
         _crash_point("staged")
+        if not self.fs.renames:
+            return self._commit_conditional(build)
         log = self.log
         try:
             with self.fs.lock(LOCK_FILE):
@@ -375,6 +418,58 @@ class Transaction:
                 log._snapshot = snap.apply(record)
                 if record["version"] % CHECKPOINT_EVERY == 0:
                     self._checkpoint(log._snapshot)
+        except BaseException:
+            self.abort()
+            raise
+        self.done = True
+        _crash_point("done")
+        return log._snapshot
+
+    def _commit_conditional(self, build: Callable[[Snapshot], Changes]) -> Snapshot:
+        """The commit on object storage: the data files are uploaded already (under unique
+        names no commit references yet); the record of the next version is created with
+        put-if-absent. A writer that loses the race for a version drops what it built for
+        it, reads the records it missed and builds again — so uniqueness is decided against
+        every commit before its own, as under the lock on disks.
+        """
+        log, fs = self.log, self.fs
+        delay = 0.01
+        try:
+            while True:
+                snap = log.snapshot()
+                changes = build(snap)
+                first_meta = len(self.staged)
+                for name, tbl in changes.metadata_tables.items():
+                    self.stage(name, tbl, f"{name}/{uuid.uuid4().hex}.parquet",
+                               arrow_schema=tbl.schema.with_metadata(schema.TABLES[name].metadata))
+                removed = list(changes.removed)
+                if changes.neurons_file is not None and snap.neurons_file is not None:
+                    removed.append(snap.neurons_file)
+                files = [{"table": s.table, "path": s.path, "rows": s.rows, "bytes": s.bytes}
+                         for s in self.staged]
+                record = self._record(snap, changes, files, removed)
+                _crash_point("locked")
+                try:
+                    created = fs.put_if_absent(_log_name(record["version"]),
+                                               json.dumps(record, allow_nan=True).encode())
+                except BaseException:
+                    if self._linked(snap):
+                        break  # created, though the reply was lost: committed
+                    # Unknown outcome: leave the files (vacuum removes them if no commit
+                    # names them); never delete what a published record may name.
+                    self.staged.clear()
+                    raise
+                if created:
+                    break
+                for s in self.staged[first_meta:]:  # built for a version another writer took
+                    fs.remove(s.path)
+                del self.staged[first_meta:]
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(1.0, delay * 2)
+            _crash_point("logged")
+            log._snapshot = snap.apply(record)
+            if record["version"] % CHECKPOINT_EVERY == 0:
+                self._checkpoint(log._snapshot)
         except BaseException:
             self.abort()
             raise
@@ -397,20 +492,27 @@ class Transaction:
                                     "path": sorted(snap.files),
                                     "bytes": [snap.sizes.get(p) for p in sorted(snap.files)],
                                 }, schema=pa.schema([("path", pa.string()), ("bytes", pa.int64())])))]:
+                target = _checkpoint_name(v, f"{name}.parquet")
+                tmp = target if self.staging is None else f"{self.staging}/{uuid.uuid4().hex}.tmp"
+                _write_parquet(fs, tmp, table.schema, lambda w, t=table: w.write_table(t),
+                               compression="zstd")
+                if tmp != target:
+                    fs.rename(tmp, target)
+                written.append(target)
+            info = json.dumps({"version": v, "neurons_file": snap.neurons_file}).encode()
+            if self.staging is None:  # object storage: whole objects appear atomically
+                fs.put_if_absent(_checkpoint_name(v, "json"), info)
+                written.append(_checkpoint_name(v, "json"))
+                fs.put(_LAST_CHECKPOINT, str(v).encode())
+            else:
                 tmp = f"{self.staging}/{uuid.uuid4().hex}.tmp"
-                pq.write_table(table, fs.full(tmp), compression="zstd")
-                fs.fsync_file(tmp)
-                fs.rename(tmp, _checkpoint_name(v, f"{name}.parquet"))
-                written.append(_checkpoint_name(v, f"{name}.parquet"))
-            tmp = f"{self.staging}/{uuid.uuid4().hex}.tmp"
-            info = {"version": v, "neurons_file": snap.neurons_file}
-            fs.write_bytes_durable(tmp, json.dumps(info).encode())
-            fs.link_exclusive(tmp, _checkpoint_name(v, "json"))
-            written.append(_checkpoint_name(v, "json"))
-            fs.remove(tmp)
-            fs.write_bytes_durable(tmp, str(v).encode())
-            fs.rename(tmp, _LAST_CHECKPOINT)
-            fs.fsync_dir(LOG_DIR)
+                fs.write_bytes_durable(tmp, info)
+                fs.link_exclusive(tmp, _checkpoint_name(v, "json"))
+                written.append(_checkpoint_name(v, "json"))
+                fs.remove(tmp)
+                fs.write_bytes_durable(tmp, str(v).encode())
+                fs.rename(tmp, _LAST_CHECKPOINT)
+                fs.fsync_dir(LOG_DIR)
         except Exception:  # noqa: BLE001 - best effort, see the docstring
             for path in written:  # an incomplete checkpoint is only clutter
                 fs.remove(path)
@@ -444,9 +546,7 @@ class Transaction:
                     dirs.add(d)
                 fs.rename(s.tmp, s.path)
                 renamed.append(s.path)
-                files.append(
-                    {"table": s.table, "path": s.path, "rows": s.rows, "bytes": fs.size(s.path)}
-                )
+                files.append({"table": s.table, "path": s.path, "rows": s.rows, "bytes": s.bytes})
                 _crash_point("renamed-one")
             for d in dirs:
                 fs.fsync_dir(d)
@@ -483,10 +583,9 @@ class Transaction:
         except (OSError, ValueError, AttributeError):
             return False
 
-    def _write_record(
+    def _record(
         self, snap: Snapshot, changes: Changes, files: list[dict[str, Any]], removed: list[str]
     ) -> dict[str, Any]:
-        fs = self.fs
         record = {
             "version": snap.version + 1,
             "format_version": schema.FORMAT_VERSION,
@@ -499,6 +598,13 @@ class Transaction:
         }
         if changes.neurons_file is not None:
             record["neurons_file"] = changes.neurons_file
+        return record
+
+    def _write_record(
+        self, snap: Snapshot, changes: Changes, files: list[dict[str, Any]], removed: list[str]
+    ) -> dict[str, Any]:
+        fs = self.fs
+        record = self._record(snap, changes, files, removed)
         tmp = f"{self.staging}/log-{self.txid}.tmp"
         fs.write_bytes_durable(tmp, json.dumps(record, allow_nan=True).encode())
         if not fs.link_exclusive(tmp, _log_name(record["version"])):
@@ -510,9 +616,9 @@ class Transaction:
         return record
 
 
-def read_format(fs: LocalFileSystem) -> dict[str, Any]:
+def read_format(fs: StoreFileSystem) -> dict[str, Any]:
     """Read and check the store's format file; raise if this is not a (readable) store."""
-    if not fs.is_dir():
+    if fs.renames and not fs.is_dir():
         what = "does not exist" if not fs.exists("") else "is not a directory"
         raise NotAStoreError(f"{fs.root} is not a mozaik_arrow store: the path {what}")
     try:
@@ -534,12 +640,15 @@ def read_format(fs: LocalFileSystem) -> dict[str, Any]:
     return info
 
 
-def create_store(fs: LocalFileSystem, library_version: str) -> None:
-    """Lay out a new, empty store in a missing or empty directory.
+def create_store(fs: StoreFileSystem, library_version: str) -> None:
+    """Lay out a new, empty store in a missing or empty directory (or object prefix).
 
-    The format file is published last (by link), so a crash during creation leaves a
-    directory that is not yet a store, never a half store.
+    The format file is published last (by link, or put-if-absent on object storage), so a
+    crash during creation leaves a directory that is not yet a store, never a half store.
     """
+    if not fs.renames:  # no directories to make on object storage
+        _publish_format(fs, library_version)
+        return
     missing = []  # directories this call creates, deepest first: removed if it fails
     cur = os.path.abspath(fs.root)
     while not os.path.lexists(cur):
@@ -562,14 +671,18 @@ def create_store(fs: LocalFileSystem, library_version: str) -> None:
         raise
 
 
-def _publish_format(fs: LocalFileSystem, library_version: str) -> None:
-    tmp = f"{STAGING_DIR}/format-{uuid.uuid4().hex}.tmp"
+def _publish_format(fs: StoreFileSystem, library_version: str) -> None:
     info = {
         "format": "mozaik_arrow",
         "format_version": schema.FORMAT_VERSION,
         "created": time.time(),
         "created_by": f"mozaik_arrow {library_version}",
     }
+    if not fs.renames:
+        if not fs.put_if_absent(schema.FORMAT_FILE, (json.dumps(info, indent=2) + "\n").encode()):
+            raise StoreExistsError(f"{fs.root} already holds a mozaik_arrow store")
+        return
+    tmp = f"{STAGING_DIR}/format-{uuid.uuid4().hex}.tmp"
     fs.write_bytes_durable(tmp, (json.dumps(info, indent=2) + "\n").encode())
     if not fs.link_exclusive(tmp, schema.FORMAT_FILE):
         fs.remove(tmp)

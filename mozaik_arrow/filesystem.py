@@ -5,9 +5,10 @@ it (``"spikes/sheet=V1/stimulus=s.../x.parquet"``). It offers the few primitives
 protocol needs — durable writes, durable renames, create-if-absent, directory fsyncs and an
 exclusive lock — plus plain reads. Only :mod:`mozaik_arrow.commit` calls the mutating ones.
 
-Today one implementation exists, :class:`LocalFileSystem` (POSIX disks, including network
-filesystems that honour ``link``/``flock``); object storage will be a second class with the
-same face (put-if-absent instead of link, no rename).
+Two implementations: :class:`LocalFileSystem` (POSIX disks, including network filesystems
+that honour ``link``/``flock``) and :class:`~mozaik_arrow.objectstore.ObjectFileSystem`
+(S3-compatible object storage: conditional put instead of link, no rename);
+:func:`open_filesystem` picks one from a location.
 """
 
 from __future__ import annotations
@@ -16,19 +17,73 @@ import errno
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .errors import ValidationError
 
-__all__ = ["LocalFileSystem", "StoreFileSystem"]
+__all__ = ["LocalFileSystem", "StoreFileSystem", "open_filesystem"]
 
 
 class StoreFileSystem:
-    """Interface of a store's filesystem (see :class:`LocalFileSystem`)."""
+    """Interface of a store's filesystem: :class:`LocalFileSystem` (POSIX) and
+    :class:`~mozaik_arrow.objectstore.ObjectFileSystem` (S3-compatible object storage).
+
+    Both speak in store-relative paths and offer reads (``exists``, ``listdir``,
+    ``read_bytes``, ``size``, ``parquet_source``, ``polars_options``) and the writes their
+    medium has: ``renames`` tells which commit protocol applies (rename + ``link`` + ``flock``
+    on disks, unique names + conditional put on object storage).
+    """
 
     root: str
+    renames: bool
+
+    def full(self, rel: str) -> str:
+        """Path or URL of ``rel`` (what polars and duckdb read, and what errors name)."""
+        raise NotImplementedError
+
+    def parquet_source(self, rel: str, size: int | None = None) -> Any:
+        """What ``pyarrow.parquet.ParquetFile`` reads ``rel`` from (``size``: its byte size
+        when known, saving a request on object storage)."""
+        return self.full(rel)
+
+    def polars_options(self) -> dict[str, str] | None:
+        """``storage_options`` for polars' readers (None: a local path)."""
+        return None
+
+    def exists(self, rel: str) -> bool:
+        raise NotImplementedError
+
+    def listdir(self, rel: str = "") -> list[str]:
+        raise NotImplementedError
+
+    def read_bytes(self, rel: str) -> bytes:
+        raise NotImplementedError
+
+    def size(self, rel: str) -> int:
+        raise NotImplementedError
+
+    def remove(self, rel: str) -> bool:
+        raise NotImplementedError
+
+
+def open_filesystem(
+    location: str | os.PathLike[str], storage_options: Mapping[str, Any] | None = None
+) -> StoreFileSystem:
+    """The filesystem of a store location: a local path or ``file://`` URL, or an
+    object-storage URL (``s3://bucket/prefix``) with its ``storage_options``."""
+    target = os.fspath(location)
+    if isinstance(target, str) and "://" in target and not target.startswith("file://"):
+        from .objectstore import ObjectFileSystem
+
+        return ObjectFileSystem(target, storage_options)
+    if storage_options:
+        raise ValidationError("storage_options are for object storage (s3://...), not a local path")
+    if isinstance(target, str) and target.startswith("file://"):
+        target = target[len("file://"):]
+    return LocalFileSystem(target)
 
 
 class LocalFileSystem(StoreFileSystem):
@@ -39,6 +94,8 @@ class LocalFileSystem(StoreFileSystem):
     root : str or Path
         The store directory.
     """
+
+    renames = True
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = os.path.abspath(os.fspath(root))

@@ -13,7 +13,7 @@ damaged one a :class:`CorruptFileError`.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from . import schema
 from .errors import CorruptFileError, FormatVersionError, MissingFileError
-from .filesystem import LocalFileSystem
+from .filesystem import StoreFileSystem
 
 __all__ = ["FileCache", "GroupIndex"]
 
@@ -43,14 +43,17 @@ class FileCache:
 
     Parameters
     ----------
-    fs : LocalFileSystem
+    fs : StoreFileSystem
         The store's filesystem.
     max_open : int
         How many files to keep open at once.
     """
 
-    def __init__(self, fs: LocalFileSystem, max_open: int = 64) -> None:
+    def __init__(self, fs: StoreFileSystem, max_open: int = 64) -> None:
         self.fs = fs
+        # The byte size a commit recorded for a file (set by the store): spares a HEAD per
+        # file on object storage.
+        self.size_of: Callable[[str], int | None] = lambda rel: None
         self.max_open = max_open
         self._files: OrderedDict[str, pq.ParquetFile] = OrderedDict()
         self._index: dict[str, GroupIndex] = {}
@@ -70,7 +73,8 @@ class FileCache:
             return pf
         try:
             # Page CRCs are verified on every read: a flipped bit is an error, never data.
-            pf = pq.ParquetFile(self.fs.full(rel), memory_map=False, page_checksum_verification=True)
+            pf = pq.ParquetFile(self.fs.parquet_source(rel, self.size_of(rel)), memory_map=False,
+                                page_checksum_verification=True, pre_buffer=not self.fs.renames)
         except Exception as e:  # pyarrow raises ArrowInvalid / OSError variants
             raise self._wrap(rel, e) from e
         version = (pf.metadata.metadata or {}).get(schema.FORMAT_KEY)

@@ -99,10 +99,11 @@ class Deferred:
     never pays for the segments table, nor a recordings query for the file list.
     """
 
-    __slots__ = ("_load", "_table")
+    __slots__ = ("_load", "_table", "sizes")
 
     def __init__(self, load: Callable[[], pa.Table] | None = None, table: pa.Table | None = None) -> None:
         self._load, self._table = load, table
+        self.sizes: dict[str, int] | None = None  # of a file list, built once per base
 
     def get(self) -> pa.Table:
         if self._table is None:
@@ -169,6 +170,19 @@ class Snapshot:
             sizes.update({p: b for p, b in self.added.items() if b is not None})
             cache["sizes"] = sizes
         return cache["sizes"]
+
+    def size_of(self, path: str) -> int | None:
+        """The byte size of one committed file as its commit recorded it (None: unknown)."""
+        if path in self.added:
+            return self.added[path]
+        if path in self.removed:
+            return None
+        if self.base.sizes is None:
+            t = _files_table(self.base)
+            self.base.sizes = {p: b for p, b in zip(t.column("path").to_pylist(),
+                                                    t.column("bytes").to_pylist(), strict=True)
+                               if b is not None}
+        return self.base.sizes.get(path)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Snapshot):

@@ -98,9 +98,11 @@ def connect(dsv: DataStoreView, con: duckdb.DuckDBPyConnection | None = None) ->
         raise ImportError("SQL needs duckdb: pip install 'mozaik-arrow[sql]'") from None
     con = duckdb.connect() if con is None else con
     store = dsv.full_datastore
-    root = store.root
+    fsspec_fs = getattr(store.fs, "fsspec", None)
+    if fsspec_fs is not None:  # object storage: duckdb reads through the store's client
+        con.register_filesystem(fsspec_fs)
     for name, column in (("spikes", "spikes_files"), ("signals", "signals_files")):
-        file_view(con, name, [f"{root}/{p}" for p in dsv._frame_files(column)])
+        file_view(con, name, [store.fs.full(p) for p in dsv._frame_files(column)])
     segments = dsv.segments_frame().collect().to_arrow()
     con.register("_segments", _public(segments))
     con.execute('CREATE VIEW segments AS SELECT * FROM "_segments"')

@@ -35,7 +35,7 @@ from .errors import (
     StoreExistsError,
     ValidationError,
 )
-from .filesystem import LocalFileSystem, is_empty_dir
+from .filesystem import StoreFileSystem, is_empty_dir, open_filesystem
 from .flatten import append_param_columns, param_pairs, stimulus_params
 from .neo_convert import Recording, recording_from_segment
 from .neurons import NeuronState, neurons_table, read_neurons
@@ -188,6 +188,10 @@ class ArrowDataStore(DataStore):
         A dict or ParameterSet-like mapping holding ``root_directory``.
     replace : bool
         Whether an analysis result equal to a stored one replaces it (else ``ValueError``).
+    mode : {"r", "r+", "a", "w"}, optional
+        Overrides ``load`` (see :func:`open`).
+    storage_options : mapping, optional
+        For an object-storage ``root_directory`` (``s3://bucket/prefix``), see :func:`open`.
 
     Examples
     --------
@@ -202,6 +206,8 @@ class ArrowDataStore(DataStore):
         replace: bool = False,
         *,
         mode: str | None = None,
+        storage_options: Mapping[str, Any] | None = None,
+        _fs: StoreFileSystem | None = None,
     ) -> None:
         try:
             root = parameters["root_directory"]
@@ -212,11 +218,12 @@ class ArrowDataStore(DataStore):
             raise ValueError(f"mode must be one of 'r', 'a', 'w' (got {mode!r})")
         DataStoreView.__init__(self, parameters, None, replace)
         self.mode = mode
-        self.fs = LocalFileSystem(root)
+        self.fs = _fs if _fs is not None else open_filesystem(root, storage_options)
         self.root = self.fs.root
         self.writable = mode != "r"
         self._log = Log(self.fs, writable=self.writable)
         self._files = FileCache(self.fs)
+        self._files.size_of = lambda rel: self._log.snapshot(refresh=False).size_of(rel)
         self._neurons_cache: tuple[str | None, dict[str, NeuronState]] | None = None
         self._ads_results = AnalysisResults(self._log, self._files, self._snapshot, replace)
         self._stimuli_files: dict[str, pl.DataFrame] = {}
@@ -241,8 +248,8 @@ class ArrowDataStore(DataStore):
         if mode == "w" or (mode == "a" and not is_store):
             if is_store:
                 raise StoreExistsError(f"{self.root} already holds a mozaik_arrow store")
-            if not is_empty_dir(self.root):
-                what = "a file" if not fs.is_dir() else "a non-empty directory"
+            if not (is_empty_dir(self.root) if fs.renames else not fs.listdir("")):
+                what = "a file" if fs.renames and not fs.is_dir() else "a non-empty directory"
                 if mode == "a":
                     raise NotAStoreError(
                         f"{self.root} is not a mozaik_arrow store (no {schema.FORMAT_FILE}), "
@@ -706,7 +713,8 @@ def open(  # noqa: A001 - the package's friendly opener, like zarr.open
     Parameters
     ----------
     path : str or PathLike
-        The store directory.
+        The store directory, a ``file://`` URL, or an object-storage URL
+        (``s3://bucket/prefix``).
     mode : {"r", "a", "w"}
         ``"r"`` read-only (every write raises ``PermissionError``; nothing on disk is
         created, changed or cleaned up), ``"a"`` open or create for appending, ``"w"``
@@ -714,7 +722,9 @@ def open(  # noqa: A001 - the package's friendly opener, like zarr.open
     replace : bool
         Whether an analysis result equal to a stored one replaces it.
     storage_options : mapping, optional
-        For object storage (``s3://``); not supported yet.
+        For object storage: passed to the fsspec filesystem of the URL's protocol (for
+        ``s3://``, ``s3fs.S3FileSystem``: ``key``, ``secret``, ``endpoint_url``,
+        ``client_kwargs``...), and translated for polars and duckdb.
 
     Returns
     -------
@@ -722,14 +732,7 @@ def open(  # noqa: A001 - the package's friendly opener, like zarr.open
     """
     if mode not in ("r", "a", "w"):
         raise ValueError(f"mode must be 'r', 'a' or 'w' (got {mode!r})")
-    target = os.fspath(path)
-    if "://" in target and not target.startswith("file://"):
-        raise NotImplementedError(f"object storage is not supported yet: {target}")
-    if target.startswith("file://"):
-        target = target[len("file://") :]
-    if storage_options:
-        raise NotImplementedError("storage_options are for object storage, not supported yet")
-    if mode == "r" and not os.path.exists(os.path.join(target, schema.FORMAT_FILE)):
-        read_format(LocalFileSystem(target))  # raises the precise NotAStoreError
-        raise NotAStoreError(f"{target} is not a mozaik_arrow store")
-    return ArrowDataStore(mode != "w", {"root_directory": target}, replace, mode=mode)
+    fs = open_filesystem(path, storage_options)
+    if mode == "r":
+        read_format(fs)  # raises the precise NotAStoreError before anything else
+    return ArrowDataStore(mode != "w", {"root_directory": os.fspath(path)}, replace, mode=mode, _fs=fs)

@@ -35,22 +35,24 @@ def _polars_schema(table: str) -> pl.Schema:
     return pl.from_arrow(schema.empty_table(schema.strip_field_docs(schema.TABLES[table]))).schema
 
 
-def _check_files(root: str, paths: list[str], sizes: Any) -> None:
-    """Fail early, naming the file, when a file is missing or not the size its commit wrote
-    (polars' own errors do not say which file); a stat each, no read."""
+def _check_files(root: str, paths: list[str], size_of: Callable[[str], int | None]) -> None:
+    """Fail early, naming the file, when a local file is missing or not the size its commit
+    wrote (polars' own errors do not say which file); a stat each, no read."""
     for p in paths:
         full = f"{root}/{p}"
         try:
             size = os.stat(full).st_size
         except FileNotFoundError:
             raise MissingFileError(full, "file named by the store's log is missing") from None
-        want = sizes.get(p)
+        want = size_of(p)
         if want is not None and size != want:
             raise CorruptFileError(full, f"file is {size} bytes, its commit wrote {want}")
 
 
-def _scan(root: str, table: str, paths: list[str]) -> pl.LazyFrame:
-    """Scan explicit files of one partitioned table (never a glob: see arrow_engineering §2)."""
+def _scan(root: str, table: str, paths: list[str],
+          storage_options: dict[str, str] | None = None) -> pl.LazyFrame:
+    """Scan explicit files of one partitioned table (never a glob: see arrow_engineering §2);
+    ``storage_options`` for a store on object storage."""
     file_schema = _polars_schema(table)
     if not paths:
         empty = pl.DataFrame(schema=file_schema).lazy()
@@ -64,6 +66,7 @@ def _scan(root: str, table: str, paths: list[str]) -> pl.LazyFrame:
         hive_schema=_HIVE,
         missing_columns="insert",
         glob=False,  # explicit names: a store under "run[1]/" must not be read as a pattern
+        storage_options=storage_options,
     )
 
 
@@ -223,22 +226,28 @@ class DataStoreView:
 
     def _frame_files(self, column: str) -> list[str]:
         paths = self._files_of(column)
-        _check_files(self.full_datastore.root, paths, self.full_datastore._snapshot().sizes)
+        store = self.full_datastore
+        if store.fs.renames:  # on object storage a check would cost a request per file
+            _check_files(store.root, paths, store._snapshot().size_of)
         return paths
+
+    def _scan_files(self, table: str) -> pl.LazyFrame:
+        fs = self.full_datastore.fs
+        return _scan(fs.root, table, self._frame_files(f"{table}_files"), fs.polars_options())
 
     def spikes(self) -> pl.LazyFrame:
         """One row per neuron per recording: ids, units, t_start, t_stop, times, n_spikes.
 
         Times are in the units each recording came in (the ``units`` column).
         """
-        lf = _scan(self.full_datastore.root, "spikes", self._frame_files("spikes_files"))
+        lf = self._scan_files("spikes")
         cols = ["segment_id", "sheet_name", "stimulus", "null", "neuron_id", "units",
                 "t_start", "t_stop", "n_spikes", "times"]
         return lf.select(cols)
 
     def signals(self, name: str | None = None) -> pl.LazyFrame:
         """One row per neuron per recorded signal per recording (``name`` filters signals)."""
-        lf = _scan(self.full_datastore.root, "signals", self._frame_files("signals_files"))
+        lf = self._scan_files("signals")
         if name is not None:
             lf = lf.filter(pl.col("name") == name)
         cols = ["segment_id", "sheet_name", "stimulus", "null", "neuron_id", "name", "units",

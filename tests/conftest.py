@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import quantities as pq
 
+from .s3_servers import s3_moto, s3_seaweed  # noqa: F401 - session fixtures: local S3 servers
+
 os.environ.setdefault("PYNEST_QUIET", "1")
 
 # Model parameters as mozaik writes them (a ParameterSet literal), stored by `filled_store`.
@@ -36,10 +38,32 @@ def store_path(tmp_path: Path) -> Path:
 def filled_store(sim, tmp_path_factory):
     """A store holding every recording, null recording, sensory array and neuron metadata of
     the session's simulation. Tests must not write to it."""
+    path = tmp_path_factory.mktemp("filled") / "store"
+    fill_store(path, sim)
+    return path
+
+
+@pytest.fixture(scope="session")
+def s3_env(s3_moto):  # noqa: F811 - the imported fixture, requested
+    """The AWS_* environment of the session's moto server: ``mozaik_arrow.open("s3://...")``,
+    polars and boto3 find the endpoint and credentials there, as on a configured machine."""
+    with s3_moto.environ():
+        yield s3_moto
+
+
+@pytest.fixture(scope="session")
+def filled_s3(sim, s3_env):
+    """:func:`filled_store`'s content written to S3 (the moto server) through the API."""
+    url = s3_env.url(s3_env.unique_prefix("filled")).rstrip("/")
+    fill_store(url, sim)
+    return url
+
+
+def fill_store(location, sim) -> None:
+    """Write the session's simulation, run parameters and analysis results to a new store."""
     import mozaik_arrow as ma
 
-    path = tmp_path_factory.mktemp("filled") / "store"
-    with ma.open(path, "w") as store:
+    with ma.open(location, "w") as store:
         sim.write_to(store)
         store.set_model_parameters(MODEL_PARAMETERS)
         store.set_sheet_parameters({"V1_Exc_L4": {"density": 60.0}, "V1_Inh_L4": {"density": 20.0}})
@@ -56,4 +80,3 @@ def filled_store(sim, tmp_path_factory):
                                                      tags=["rates"], **common))
             store.add_analysis_result(SingleValue(float(rates.mean()), pq.Hz,
                                                   value_name="mean rate", **common))
-    return path

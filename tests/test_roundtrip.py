@@ -12,6 +12,24 @@ import mozaik_arrow as ma
 from mozaik_arrow.parametrized import canonical_stimulus
 
 
+@pytest.fixture(scope="module", params=["local", "s3"])
+def filled_store(request, filled_store):
+    """Every test of this module runs on the session's store on disk and on the same
+    written to S3 (a local moto server)."""
+    return filled_store if request.param == "local" else request.getfixturevalue("filled_s3")
+
+
+def _duckdb(location) -> duckdb.DuckDBPyConnection:
+    """A duckdb connection that reads ``location``'s URLs (S3 through s3fs: duckdb's own
+    httpfs extension cannot be installed offline)."""
+    con = duckdb.connect()
+    if str(location).startswith("s3://"):
+        import s3fs
+
+        con.register_filesystem(s3fs.S3FileSystem(skip_instance_cache=True))
+    return con
+
+
 def _train_id(st: neo.SpikeTrain) -> int:
     return int(st.annotations.get("channel_id", st.annotations.get("source_id")))
 
@@ -130,7 +148,7 @@ def test_signals_frame_and_duckdb_match_originals(sim, filled_store):
     expected = _expected(sim, False)
     with ma.open(filled_store, "r") as store:
         frame = store.signals("v").filter(~pl.col("null")).collect()
-    con = duckdb.connect()
+    con = _duckdb(filled_store)
     sql = con.sql(
         f"SELECT sheet, stimulus, neuron_id, units, time_units, t_start, sampling_period, samples "
         f"FROM read_parquet('{filled_store}/signals/sheet=*/stimulus=*/*.parquet', "
@@ -150,7 +168,7 @@ def test_signals_frame_and_duckdb_match_originals(sim, filled_store):
 
 def test_duckdb_glob_reads_every_spike_exactly(sim, filled_store):
     expected = _expected(sim, False)
-    con = duckdb.connect()
+    con = _duckdb(filled_store)
     rel = con.sql(
         f"SELECT sheet, stimulus, neuron_id, units, t_start, t_stop, times, n_spikes "
         f"FROM read_parquet('{filled_store}/spikes/sheet=*/stimulus=*/*.parquet', "
