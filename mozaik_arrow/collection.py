@@ -20,9 +20,10 @@ mozaik's ``param_filter_query`` language for recordings and analysis results; :m
 duckdb over the same files; :meth:`map` runs a function per run, on a ``dask.distributed``
 client when one is given, and :meth:`to_dask` gives a dask DataFrame.
 
-Only local paths are supported for now: finding stores (:class:`_LocalLister`), opening them
-(:func:`mozaik_arrow.open` with ``storage_options``) and scanning files are where an
-object-storage filesystem plugs in.
+Stores may be local or on object storage (``s3://bucket/sweep``, with ``storage_options``):
+finding them is a lister's job (:class:`_LocalLister`, :class:`_ObjectLister`), opening them
+:func:`mozaik_arrow.open`'s, and the frames scan the stores' committed files with the same
+options.
 
 Examples
 --------
@@ -114,11 +115,54 @@ class _LocalLister:
         return os.path.abspath(path)
 
 
-def _lister(target: str, storage_options: Mapping[str, Any] | None) -> _LocalLister:
+class _ObjectLister:
+    """Finds stores under an object-storage prefix (``s3://bucket/sweep``): one listing of
+    the prefix's "sub-directories", then a HEAD of each one's format file, in threads."""
+
+    # Opening a store on object storage waits on requests, not on the GIL.
+    threads = 8
+
+    def __init__(self, storage_options: Mapping[str, Any] | None) -> None:
+        self.storage_options = dict(storage_options or {})
+
+    def is_store(self, url: str) -> bool:
+        from .objectstore import ObjectFileSystem
+
+        return ObjectFileSystem(url, self.storage_options).exists(schema.FORMAT_FILE)
+
+    def expand(self, spec: str) -> list[str]:
+        """The stores ``spec`` names: a store, a prefix holding stores, or a glob in the last
+        part of the URL (``s3://bucket/sweep/run_*``), sorted."""
+        from fnmatch import fnmatchcase
+
+        from .objectstore import ObjectFileSystem
+
+        spec = spec.rstrip("/")
+        pattern = None
+        parent = spec
+        if any(c in spec.rsplit("/", 1)[-1] for c in _GLOB_CHARS):
+            parent, pattern = spec.rsplit("/", 1)
+        elif self.is_store(spec):
+            return [spec]
+        names = [n for n in ObjectFileSystem(parent, self.storage_options).listdir("")
+                 if pattern is None or fnmatchcase(n, pattern)]
+        candidates = [f"{parent}/{n}" for n in names]
+        with ThreadPoolExecutor(self.threads) as pool:
+            found = [c for c, ok in zip(candidates, pool.map(self.is_store, candidates), strict=True) if ok]
+        if not found:
+            raise NotAStoreError(f"no mozaik_arrow store under {spec!r}")
+        return found
+
+    @staticmethod
+    def canonical(url: str) -> str:
+        return url.rstrip("/")
+
+
+def _lister(target: str, storage_options: Mapping[str, Any] | None) -> _LocalLister | _ObjectLister:
     if "://" in target:
-        raise NotImplementedError(f"collections on object storage are not supported yet: {target}")
+        return _ObjectLister(storage_options)
     if storage_options:
-        raise NotImplementedError("storage_options are for object storage, not supported yet")
+        raise ValueError("storage_options are for object storage (s3://...), not local paths")
     return _LocalLister()
 
 
@@ -141,7 +185,8 @@ def open_collection(
         directory whose immediate sub-directories that are stores are the runs (sorted).
         A path that is itself a store gives a collection of one. ``file://`` URLs work.
     storage_options : mapping, optional
-        For object storage; not supported yet.
+        For stores on object storage (``s3://bucket/sweep``, ``s3://bucket/sweep/run_*``, or
+        a list of store URLs), as for :func:`mozaik_arrow.open`.
 
     Returns
     -------
@@ -213,6 +258,19 @@ class _State:
             s = open_store(self.paths[run], "r", storage_options=self.storage_options)
             self.stores.setdefault(run, s)
         return self.stores[run]
+
+    def _remote(self) -> Any:
+        """The filesystem of the first run when the stores are on object storage, else None."""
+        first = next(iter(self.paths.values()))
+        return self.store(next(iter(self.paths))).fs if "://" in first else None
+
+    def polars_options(self) -> dict[str, str] | None:
+        fs = self._remote()
+        return None if fs is None else fs.polars_options()
+
+    def fsspec(self) -> Any:
+        fs = self._remote()
+        return None if fs is None else fs.fsspec
 
     def snapshot(self, run: str) -> Snapshot:
         """The commit of ``run`` the collection reads (its latest at first use)."""
@@ -496,8 +554,10 @@ class Collection:
             by_run.setdefault(r, []).append(p)
         roots = {}
         for r, paths in by_run.items():
-            roots[r] = self._state.store(r).root
-            _check_files(roots[r], paths, self._state.snapshot(r).size_of)
+            store = self._state.store(r)
+            roots[r] = store.root
+            if store.fs.renames:  # local: a stat each; on object storage a request each
+                _check_files(roots[r], paths, self._state.snapshot(r).size_of)
         return pl.DataFrame(
             {"run": runs, "file": [f"{roots[r]}/{p}" for r, p in zip(runs, rels, strict=True)],
              "stimulus": rows["stimulus"]},
@@ -513,7 +573,7 @@ class Collection:
         runs = files.unique("file", maintain_order=True)
         lf = pl.scan_parquet(files["file"].to_list(), schema=file_schema, hive_partitioning=True,
                              hive_schema=_HIVE, missing_columns="insert", glob=False,
-                             include_file_paths="_file")
+                             include_file_paths="_file", storage_options=self._state.polars_options())
         run = pl.col("_file").replace_strict(runs["file"], runs["run"], return_dtype=_RUN)
         return lf.select(run.alias("run"), *columns)
 
@@ -544,6 +604,9 @@ class Collection:
         except ImportError:  # pragma: no cover - an extra
             raise ImportError("SQL needs duckdb: pip install 'mozaik-arrow[sql]'") from None
         con = duckdb.connect() if con is None else con
+        fsspec_fs = self._state.fsspec()
+        if fsspec_fs is not None:  # object storage: duckdb reads through s3fs
+            con.register_filesystem(fsspec_fs)
         for name in ("spikes", "signals"):
             file_view(con, name, self._files(name))
         for name, frame in (("segments", self.segments_frame()), ("stimuli", self.stimuli_frame()),
@@ -628,7 +691,7 @@ class Collection:
         if table not in ("spikes", "signals"):
             return dd.from_pandas(to_pandas(lf.collect()), npartitions=1, sort=False)
         limit_default_client()
-        reader = FileReader(pl.DataFrame(schema=lf.collect_schema()))
+        reader = FileReader(pl.DataFrame(schema=lf.collect_schema()), self._state.storage_options)
         meta = to_pandas(reader.empty)
         parts = list(self._files(table).iter_rows())
         if not parts:

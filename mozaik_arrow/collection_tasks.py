@@ -89,15 +89,22 @@ class FileReader:
     """A dask task: one spikes or signals file as the collection frame's columns (pickled
     by reference, holding only an empty frame of the target schema)."""
 
-    def __init__(self, empty: pl.DataFrame) -> None:
+    def __init__(self, empty: pl.DataFrame, storage_options: Mapping[str, Any] | None = None) -> None:
         self.empty = empty
+        self.storage_options = storage_options
 
     def __call__(self, part: tuple[str, str, str]) -> pandas.DataFrame:
         import pyarrow.parquet as pq
 
         run, path, stimulus = part
         in_file = [c for c in self.empty.columns if c not in ("run", "stimulus")]
-        table = pq.ParquetFile(path, page_checksum_verification=True).read(columns=in_file)
+        source: Any = path
+        if "://" in path:  # object storage: the worker reads through its own client
+            from .filesystem import open_filesystem
+
+            fs = open_filesystem(path.rsplit("/", 1)[0], self.storage_options)
+            source = fs.parquet_source(path.rsplit("/", 1)[1])
+        table = pq.ParquetFile(source, page_checksum_verification=True).read(columns=in_file)
         df = pl.from_arrow(table).with_columns(  # type: ignore[union-attr]
             pl.lit(run, _RUN).alias("run"), pl.lit(stimulus, pl.String).alias("stimulus"))
         return to_pandas(df.select(self.empty.columns).cast(self.empty.schema))

@@ -295,3 +295,27 @@ def test_polars_and_duckdb_see_committed_files_only(s3_moto):
 
         sql = connect(store).sql("SELECT count(*) FROM spikes").fetchall()[0][0]
     assert api == sql == 300 < glob
+
+
+def test_collection_of_stores_on_s3(s3_moto):
+    """open_collection over an S3 prefix: runs with their model parameters, frames across
+    runs as one polars plan, SQL, map and to_dask — equal to the same stores on disk."""
+    so = s3_moto.storage_options
+    sweep = _new_url(s3_moto)
+    for i, density in enumerate((50.0, 100.0, 150.0)):
+        with ma.open(f"{sweep}/run_{i}", "w", storage_options=so) as store:
+            store.set_model_parameters({"sheets": {"V1_Exc_L4": {"density": density}}})
+            store.add_recording(synthetic_segment("V1_Exc_L4", 20 + i, seed=i), stimulus(0))
+    coll = ma.open_collection(sweep, storage_options=so)
+    runs = coll.runs()
+    assert runs["run"].to_list() == ["run_0", "run_1", "run_2"]
+    assert runs["sheets.V1_Exc_L4.density"].to_list() == [50.0, 100.0, 150.0]
+    per_run = coll.spikes().group_by("run").len().sort("run").collect()
+    assert per_run["len"].to_list() == [20, 21, 22]
+    dense = coll.param_filter_query(run={"sheets.V1_Exc_L4.density": [100.0, 150.0]})
+    assert dense.sql("SELECT run, count(*) AS n FROM spikes GROUP BY run ORDER BY run")["n"].to_list() == [21, 22]
+    assert coll.map(lambda s: len(s.get_segments()[0].get_spiketrains())) == {
+        "run_0": 20, "run_1": 21, "run_2": 22}
+    assert len(coll.to_dask("spikes").compute()) == 63
+    globbed = ma.open_collection(f"{sweep}/run_[12]", storage_options=so)
+    assert globbed.run_ids == ["run_1", "run_2"]
