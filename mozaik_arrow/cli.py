@@ -290,6 +290,24 @@ def _commands() -> Any:
         if status:
             sys.exit(status)
 
+    @cli.command()
+    @click.argument("store")
+    @click.option("--grace", type=float, default=3600.0, show_default=True,
+                  help="keep files younger than this many seconds, and files replaced by a "
+                       "commit younger than that")
+    @click.option("--dry-run", is_flag=True, help="only list what would be removed")
+    def vacuum(store: str, grace: float, dry_run: bool) -> None:
+        """Remove the files of STORE that no commit references (see mozaik_arrow.vacuum).
+
+        Prints each removed file (store-relative); never removes a referenced one.
+        """
+        from .vacuum import vacuum as run
+
+        removed = run(store, grace_seconds=grace, dry_run=dry_run)
+        for rel in removed:
+            click.echo(rel)
+        click.echo(f"{'would remove' if dry_run else 'removed'} {len(removed)} file(s)", err=True)
+
     @cli.command(name="import-mozaik")
     @click.argument("src", type=click.Path(exists=True, file_okay=False))
     @click.argument("dest", type=click.Path(file_okay=False))
