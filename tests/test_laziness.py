@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -12,22 +11,35 @@ import mozaik_arrow as ma
 from mozaik_arrow import schema
 from mozaik_arrow.synthetic import synthetic_segment
 
+from ._locations import LocalLocation, S3Location
+
 STIM = {"name": "FullfieldDriftingSinusoidalGrating", "module_path": "mozaik.stimuli", "orientation": 0.0, "trial": 0}
 
 
-def _copy(src, dst):
-    shutil.copytree(src, dst)
-    for p in dst.rglob("*"):
-        p.chmod(0o755 if p.is_dir() else 0o644)
-    return dst
+@pytest.fixture(params=["local", "s3"])
+def where(request, tmp_path):
+    """A new store location: a directory, or a prefix on the session's S3 server."""
+    if request.param == "local":
+        return LocalLocation(tmp_path / "store")
+    ep = request.getfixturevalue("s3_env")
+    return S3Location(ep, ep.unique_prefix("lazy"))
 
 
-def test_views_and_segments_work_without_recording_files(filled_store, tmp_path):
-    store_dir = _copy(filled_store, tmp_path / "copy")
+@pytest.fixture
+def filled_copy(request, where, filled_store):
+    """A copy of the session's filled store (on disk, or written to S3), at ``where``."""
+    if where.kind == "local":
+        return LocalLocation(filled_store).copy(where)
+    source = request.getfixturevalue("filled_s3")
+    return S3Location(where.ep, source.split("/", 3)[3]).copy(where)
+
+
+def test_views_and_segments_work_without_recording_files(filled_copy):
+    store_dir = filled_copy.url
     with ma.open(store_dir, "r") as store:
         spikes_file = store.get_segments()[0]._row["spikes_files"][0]
-    shutil.rmtree(store_dir / "spikes")
-    shutil.rmtree(store_dir / "signals")
+    filled_copy.remove_tree("spikes")
+    filled_copy.remove_tree("signals")
     with ma.open(store_dir, "r") as store:
         segs = store.get_segments()
         nulls = store.get_segments(null=True)
@@ -50,8 +62,8 @@ def test_views_and_segments_work_without_recording_files(filled_store, tmp_path)
             first.get_vm(0)
 
 
-def _group_byte_ranges(path):
-    md = pq.read_metadata(path)
+def _group_byte_ranges(data: bytes):
+    md = pq.read_metadata(pa.BufferReader(data))
     out = []
     for g in range(md.num_row_groups):
         rg = md.row_group(g)
@@ -68,39 +80,38 @@ def _group_byte_ranges(path):
     return out
 
 
-def test_one_neuron_reads_only_its_row_group(store_path):
+def test_one_neuron_reads_only_its_row_group(where):
     n = 10 * schema.SPIKES_ROWS_PER_GROUP
     seg_in = synthetic_segment("V1_Exc_L4", n, mean_rate=20.0, seed=3, first_id=100)
-    with ma.open(store_path, "w") as store:
+    with ma.open(where.url, "w") as store:
         store.add_recording(seg_in, STIM)
-    with ma.open(store_path, "r") as store:
-        path = store_path / store.get_segments()[0]._row["spikes_files"][0]
-    ranges = _group_byte_ranges(path)
+    with ma.open(where.url, "r") as store:
+        rel = store.get_segments()[0]._row["spikes_files"][0]
+    data = bytearray(where.read(rel))
+    ranges = _group_byte_ranges(bytes(data))
     assert len(ranges) == 10
     target_group = 4
     target_id = 100 + target_group * schema.SPIKES_ROWS_PER_GROUP + 17
     # Destroy every other row group's bytes: a read that touched them would fail.
-    path.chmod(0o644)
-    data = bytearray(path.read_bytes())
     for g, (lo, hi) in enumerate(ranges):
         if g != target_group:
             data[lo:hi] = b"\xff" * (hi - lo)
-    path.write_bytes(bytes(data))
+    where.write(rel, bytes(data))
     want = next(st for st in seg_in.spiketrains if st.annotations["channel_id"] == target_id)
-    with ma.open(store_path, "r") as store:
+    with ma.open(where.url, "r") as store:
         seg = store.get_segments()[0]
         st = seg.get_spiketrain(target_id)
         assert np.array_equal(st.magnitude, want.magnitude)
-        with pytest.raises(ma.CorruptFileError, match=str(path.name)):
+        with pytest.raises(ma.CorruptFileError, match=rel.rsplit("/", 1)[1]):
             seg.get_spiketrains()
         with pytest.raises(ValueError, match="neuron 5 has no spike train"):
             seg.get_spiketrain(5)
 
 
-def test_get_segments_reads_no_recording_data(store_path, monkeypatch):
-    with ma.open(store_path, "w") as store:
+def test_get_segments_reads_no_recording_data(where, monkeypatch):
+    with ma.open(where.url, "w") as store:
         store.add_recording(synthetic_segment("V1_Exc_L4", 50, n_signals=2, seed=1), STIM)
-    with ma.open(store_path, "r") as store:
+    with ma.open(where.url, "r") as store:
         calls = []
         real_file = store._files.file
         monkeypatch.setattr(store._files, "file", lambda rel: calls.append(rel) or real_file(rel))
@@ -113,9 +124,9 @@ def test_get_segments_reads_no_recording_data(store_path, monkeypatch):
         assert len(set(calls)) == 1 and "spikes/" in calls[0]
 
 
-def test_release_and_load_full(store_path):
+def test_release_and_load_full(where):
     seg_in = synthetic_segment("V1_Exc_L4", 30, n_signals=4, seed=2)
-    with ma.open(store_path, "w") as store:
+    with ma.open(where.url, "w") as store:
         store.add_recording(seg_in, STIM)
         seg = store.get_segments()[0]
         seg.load_full()

@@ -197,10 +197,12 @@ def test_concurrent_writer_processes(server, request):
         assert len(store.get_analysis_result(value_name="race")) == 1
 
 
-def test_crash_before_publishing_leaves_the_last_commit_and_vacuum_cleans(s3_moto):
+@pytest.mark.parametrize("server", ["s3_moto", "s3_seaweed"])
+def test_crash_before_publishing_leaves_the_last_commit_and_vacuum_cleans(server, request):
     """SIGKILL after the upload, before the log record: the store stays at its last commit;
     the orphan objects are visible to a listing until vacuum removes them, and vacuum never
     removes a referenced object."""
+    s3_moto = request.getfixturevalue(server)
     url = _new_url(s3_moto)
     so = s3_moto.storage_options
     ma.open(url, "w", storage_options=so).close()
