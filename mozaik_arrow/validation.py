@@ -612,8 +612,17 @@ def validate(path: str | os.PathLike[str]) -> ValidationReport:
     --------
     >>> report = validate("run1")                       # doctest: +SKIP
     >>> report.ok, [str(p) for p in report.problems]    # doctest: +SKIP
+
+    Raises
+    ------
+    NotImplementedError
+        For a store on object storage (``s3://``): not checked yet.
     """
-    return _Checker(path).run()
+    text = os.fspath(path)
+    if isinstance(text, str) and "://" in text and not text.startswith("file://"):
+        raise NotImplementedError(f"validate checks local stores only, not yet {text}")
+    return _Checker(text[len("file://"):] if isinstance(text, str) and text.startswith("file://")
+                    else path).run()
 
 
 def main(argv: list[str] | None = None) -> int:

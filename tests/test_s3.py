@@ -319,5 +319,12 @@ def test_collection_of_stores_on_s3(s3_moto):
     assert coll.map(lambda s: len(s.get_segments()[0].get_spiketrains())) == {
         "run_0": 20, "run_1": 21, "run_2": 22}
     assert len(coll.to_dask("spikes").compute()) == 63
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as c:
+        # workers open the stores from their URLs with the options sent along
+        assert coll.map(lambda s: len(s.get_segments()[0].get_spiketrains()), client=c) == {
+            "run_0": 20, "run_1": 21, "run_2": 22}
+        assert len(coll.to_dask("spikes").compute(scheduler=c.get)) == 63
     globbed = ma.open_collection(f"{sweep}/run_[12]", storage_options=so)
     assert globbed.run_ids == ["run_1", "run_2"]
