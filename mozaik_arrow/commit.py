@@ -409,21 +409,27 @@ class Transaction:
             with self.fs.lock(LOCK_FILE):
                 snap = log.snapshot()
                 changes = build(snap)
-                for name, tbl in changes.metadata_tables.items():
-                    # the table's own schema: stimuli add a column per parameter
-                    self.stage(name, tbl, f"{name}/{uuid.uuid4().hex}.parquet",
-                               arrow_schema=tbl.schema.with_metadata(schema.TABLES[name].metadata))
+                self._stage_metadata(changes)
                 _crash_point("locked")
-                record = self._publish(snap, changes)
-                log._snapshot = snap.apply(record)
-                if record["version"] % CHECKPOINT_EVERY == 0:
-                    self._checkpoint(log._snapshot)
+                self._applied(snap, self._publish(snap, changes))
         except BaseException:
             self.abort()
             raise
         self.done = True
         _crash_point("done")
         return log._snapshot
+
+    def _stage_metadata(self, changes: Changes) -> None:
+        for name, tbl in changes.metadata_tables.items():
+            # the table's own schema: stimuli add a column per parameter
+            self.stage(name, tbl, f"{name}/{uuid.uuid4().hex}.parquet",
+                       arrow_schema=tbl.schema.with_metadata(schema.TABLES[name].metadata))
+
+    def _applied(self, snap: Snapshot, record: dict[str, Any]) -> None:
+        """Take the published ``record`` into the log's state (and checkpoint every 100)."""
+        self.log._snapshot = snap.apply(record)
+        if record["version"] % CHECKPOINT_EVERY == 0:
+            self._checkpoint(self.log._snapshot)
 
     def _commit_conditional(self, build: Callable[[Snapshot], Changes]) -> Snapshot:
         """The commit on object storage: the data files are uploaded already (under unique
@@ -439,9 +445,7 @@ class Transaction:
                 snap = log.snapshot()
                 changes = build(snap)
                 first_meta = len(self.staged)
-                for name, tbl in changes.metadata_tables.items():
-                    self.stage(name, tbl, f"{name}/{uuid.uuid4().hex}.parquet",
-                               arrow_schema=tbl.schema.with_metadata(schema.TABLES[name].metadata))
+                self._stage_metadata(changes)
                 removed = list(changes.removed)
                 if changes.neurons_file is not None and snap.neurons_file is not None:
                     removed.append(snap.neurons_file)
@@ -467,9 +471,7 @@ class Transaction:
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(1.0, delay * 2)
             _crash_point("logged")
-            log._snapshot = snap.apply(record)
-            if record["version"] % CHECKPOINT_EVERY == 0:
-                self._checkpoint(log._snapshot)
+            self._applied(snap, record)
         except BaseException:
             self.abort()
             raise
