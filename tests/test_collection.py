@@ -128,8 +128,8 @@ def test_open_errors(sweep, tmp_path):
     shutil.copytree(sweep / "run_a", other / "run_a")
     with pytest.raises(ValueError, match="run_a.*elsewhere"):
         open_collection([sweep / "run_a", other / "run_a"])
-    with pytest.raises(NotImplementedError, match="object storage"):
-        open_collection("s3://bucket/sweep/")
+    with pytest.raises(ValueError, match="storage_options are for object storage"):
+        open_collection(sweep, storage_options={"key": "k"})
     with pytest.raises(ValueError, match="at least one"):
         open_collection([])
 
