@@ -443,8 +443,8 @@ class Transaction:
         try:
             while True:
                 snap = log.snapshot()
+                first_meta = len(self.staged)  # what this attempt stages (build may stage too)
                 changes = build(snap)
-                first_meta = len(self.staged)
                 self._stage_metadata(changes)
                 removed = list(changes.removed)
                 if changes.neurons_file is not None and snap.neurons_file is not None:

@@ -328,3 +328,37 @@ def test_collection_of_stores_on_s3(s3_moto):
         assert len(coll.to_dask("spikes").compute(scheduler=c.get)) == 63
     globbed = ma.open_collection(f"{sweep}/run_[12]", storage_options=so)
     assert globbed.run_ids == ["run_1", "run_2"]
+
+
+def test_a_lost_version_takes_back_what_was_built_for_it(s3_moto, monkeypatch):
+    """Another writer commits between this writer's read of the log and its conditional
+    put: the put is refused, the ADS metadata built for that version is deleted (not carried
+    into the next attempt), the rebuild finds the ADS already stored and drops it."""
+    url = _new_url(s3_moto)
+    so = s3_moto.storage_options
+    ma.open(url, "w", storage_options=so).close()
+    a = ma.open(url, "a", storage_options=so)
+    b = ma.open(url, "a", storage_options=so)
+    equal = dict(value_name="race", sheet_name="V1")
+    a.add_analysis_result(SingleValue(1.0, pq.Hz, **equal))
+    b.add_analysis_result(SingleValue(2.0, pq.Hz, **equal))
+    real = b.fs.put_if_absent
+    calls = []
+
+    def first_loses(rel, data):
+        if not calls:
+            a.save()  # takes the version b is about to claim
+        calls.append(rel)
+        return real(rel, data)
+
+    monkeypatch.setattr(b.fs, "put_if_absent", first_loses)
+    with pytest.raises(ValueError, match="dropped"):
+        b.save()
+    assert len(calls) == 2  # lost version 1, committed version 2 (its payload only)
+    with ma.open(url, "r", storage_options=so) as store:
+        (got,) = store.get_analysis_result(value_name="race")
+        assert got.value == 1.0
+        assert len(store._snapshot().files_under("ads")) == 1
+    assert len(_keys(s3_moto, url, "ads/")) == 1  # b's metadata for version 1 was taken back
+    a.close()
+    b.close()
