@@ -17,6 +17,7 @@ sees the store through the same credentials. Secrets never appear in an error me
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import posixpath
@@ -39,6 +40,42 @@ def _split(url: str) -> tuple[str, str]:
     if not sep or not rest.strip("/"):
         raise ValidationError(f"not an object-storage URL: {url!r} (expected s3://bucket/prefix)")
     return protocol, rest.strip("/")
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable copy of nested options (dicts and lists)."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _thawed(value: Any) -> Any:
+    if isinstance(value, tuple) and all(isinstance(i, tuple) and len(i) == 2 and isinstance(i[0], str)
+                                        for i in value):
+        return {k: _thawed(v) for k, v in value}
+    return value
+
+
+@functools.lru_cache(maxsize=32)
+def _client(pid: int, options: Any) -> Any:
+    """The boto3 client of these (frozen) options in process ``pid`` (a forked child makes
+    its own: clients do not survive a fork)."""
+    import boto3
+    from botocore.config import Config
+
+    o = _thawed(options) if options else {}
+    client_kwargs = dict(o.get("client_kwargs") or {})
+    config = dict(o.get("config_kwargs") or {})
+    config.setdefault("retries", {"max_attempts": 3, "mode": "standard"})
+    return boto3.session.Session().client(
+        "s3",
+        aws_access_key_id=o.get("key"), aws_secret_access_key=o.get("secret"),
+        aws_session_token=o.get("token"),
+        endpoint_url=o.get("endpoint_url") or client_kwargs.pop("endpoint_url", None),
+        region_name=client_kwargs.pop("region_name", None),
+        config=Config(**config), **client_kwargs)
 
 
 def polars_options(storage_options: Mapping[str, Any]) -> dict[str, str]:
@@ -87,7 +124,6 @@ class ObjectFileSystem(StoreFileSystem):
         self.fsspec = cls(**{"use_listings_cache": False, "skip_instance_cache": True,
                              **self.storage_options})
         self._client: Any = None
-        self._client_pid = 0
 
     # -- paths ---------------------------------------------------------------------------
     def key(self, rel: str) -> str:
@@ -115,25 +151,14 @@ class ObjectFileSystem(StoreFileSystem):
 
     @property
     def client(self) -> Any:
-        """A boto3 S3 client from the same options (one per process), for the small
-        objects of the log: one request per read, write, conditional put or listing page."""
-        if self._client is None or self._client_pid != os.getpid():
-            import boto3
-            from botocore.config import Config
-
-            o = self.storage_options
-            client_kwargs = dict(o.get("client_kwargs") or {})
-            config = dict(o.get("config_kwargs") or {})
-            config.setdefault("retries", {"max_attempts": 3, "mode": "standard"})
-            self._client = boto3.session.Session().client(
-                "s3",
-                aws_access_key_id=o.get("key"), aws_secret_access_key=o.get("secret"),
-                aws_session_token=o.get("token"),
-                endpoint_url=o.get("endpoint_url") or client_kwargs.pop("endpoint_url", None),
-                region_name=client_kwargs.pop("region_name", None),
-                config=Config(**config), **client_kwargs)
-            self._client_pid = os.getpid()
-        return self._client
+        """A boto3 S3 client from the same options, for the small objects of the log: one
+        request per read, write, conditional put or listing page. Shared by every store
+        opened with equal options in this process (building one costs 0.1-0.3 s: a
+        collection opens hundreds of stores); boto3 clients are thread-safe."""
+        pid = os.getpid()
+        if self._client is None or self._client[0] != pid:
+            self._client = (pid, _client(pid, _frozen(self.storage_options)))
+        return self._client[1]
 
     def _bucket_key(self, rel: str) -> tuple[str, str]:
         bucket, _, key = self.key(rel).partition("/")

@@ -9,6 +9,7 @@ records (:meth:`Snapshot.apply`) on top of the latest checkpoint (:func:`from_ch
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,36 +61,29 @@ class _Index:
     def __init__(self) -> None:
         self.version = 0
         self._keys: dict[tuple[str, Any], tuple[int, dict[str, Any]]] = {}
-        # Rows of a checkpoint, indexed on first use: readers that never check uniqueness
-        # (every read-only open) never pay for it.
+        # Rows of a checkpoint and of replayed records, indexed on first use (oldest first):
+        # readers that never check uniqueness (every read-only open) never pay for it.
         self._deferred: list[tuple[int, str, Deferred]] = []
 
     @property
     def keys(self) -> dict[tuple[str, Any], tuple[int, dict[str, Any]]]:
-        while self._deferred:
-            version, table, deferred = self._deferred.pop()
-            t = deferred.get()
-            names = sum(_KEY_COLUMNS[table], ())
-            self.add_rows(version, table, {n: t.column(n).to_pylist() for n in names})
+        if self._deferred:
+            pending, self._deferred = self._deferred, []
+            for version, table, deferred in pending:
+                t = deferred.get()
+                key_cols, value_cols = _KEY_COLUMNS[table]
+                keys = zip(*(t.column(c).to_pylist() for c in key_cols), strict=True)
+                values = zip(*(t.column(c).to_pylist() for c in value_cols), strict=True)
+                for k, v in zip(keys, values, strict=True):
+                    self._keys.setdefault((table, _key(table, k)),
+                                          (version, dict(zip(value_cols, v, strict=True))))
         return self._keys
-
-    def add_rows(self, version: int, table: str, columns: Mapping[str, list[Any]]) -> None:
-        target = self.keys
-        key_cols, value_cols = _KEY_COLUMNS[table]
-        keys = zip(*(columns[c] for c in key_cols), strict=True)
-        values = zip(*(columns[c] for c in value_cols), strict=True)
-        for k, v in zip(keys, values, strict=True):
-            target.setdefault((table, _key(table, k)), (version, dict(zip(value_cols, v, strict=True))))
 
     def copy_upto(self, version: int) -> _Index:
         new = _Index()
         new._keys = {k: v for k, v in self.keys.items() if v[0] <= version}
         new.version = version
         return new
-
-
-def _columns(rows: list[dict[str, Any]], names: tuple[str, ...]) -> dict[str, list[Any]]:
-    return {n: [r[n] for r in rows] for n in names}
 
 
 class Deferred:
@@ -253,9 +247,12 @@ class Snapshot:
         chunks = dict(self.chunks)
         for table, rows in record.get("rows", {}).items():
             if rows:
-                chunks[table] = chunks[table] + (pa.Table.from_pylist(rows, schema=ROW_SCHEMAS[table]),)
-                names = sum(_KEY_COLUMNS[table], ())
-                index.add_rows(version, table, _columns(rows, names))
+                # Arrow tables and identity keys are built when first needed: opening a store
+                # (1000 of them in a collection) replays records without converting rows.
+                rows_table = Deferred(functools.partial(pa.Table.from_pylist, rows,
+                                                        schema=ROW_SCHEMAS[table]))
+                chunks[table] = chunks[table] + (rows_table,)
+                index._deferred.append((version, table, rows_table))
         index.version = version
         neurons = record.get("neurons_file", self.neurons_file)
         return Snapshot(version, base, added, frozenset(removed), chunks, neurons, index)

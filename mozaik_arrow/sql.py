@@ -61,16 +61,18 @@ def file_view(con: Any, name: str, files: list[str] | pl.DataFrame) -> None:
         con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "_{name}_empty"')
         return
     listing = ", ".join(_quote(f) for f in paths)
+    # Every spikes/signals file has the format's one schema: no union_by_name, so duckdb
+    # binds the view on one footer instead of reading every file's when it is created.
     if not runs:
         con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{listing}], '
-                    "union_by_name=true, hive_partitioning=true)")
+                    "hive_partitioning=true)")
         return
     by_file = files.unique("file", maintain_order=True).select(
         pl.col("file").alias("_file"), "run")
     con.register(f"_{name}_runs", by_file.to_arrow())
     con.execute(
         f'CREATE VIEW "{name}" AS SELECT r.run, p.* EXCLUDE (_file) FROM read_parquet('
-        f"[{listing}], union_by_name=true, hive_partitioning=true, filename='_file') AS p "
+        f"[{listing}], hive_partitioning=true, filename='_file') AS p "
         f'JOIN "_{name}_runs" AS r ON p._file = r._file')
 
 
