@@ -106,6 +106,16 @@ class Deferred:
         return self._table
 
 
+class _Rows(Deferred):
+    """The rows one log record added to a metadata table, as Arrow on first use."""
+
+    __slots__ = ("rows", "table_name")
+
+    def __init__(self, rows: list[dict[str, Any]], table_name: str) -> None:
+        super().__init__(functools.partial(pa.Table.from_pylist, rows, schema=ROW_SCHEMAS[table_name]))
+        self.rows, self.table_name = rows, table_name
+
+
 def _resolve(chunk: pa.Table | Deferred) -> pa.Table:
     return chunk.get() if isinstance(chunk, Deferred) else chunk
 
@@ -194,10 +204,30 @@ class Snapshot:
 
     def table(self, table: str) -> pa.Table:
         """The metadata table as one Arrow table, in commit order."""
-        chunks = [c for c in map(_resolve, self.chunks[table]) if c.num_rows]
+        chunks: list[pa.Table] = []
+        rows: list[dict[str, Any]] = []  # records not converted yet: one conversion for all
+        for c in self.chunks[table]:
+            if isinstance(c, _Rows) and c._table is None:
+                rows += c.rows
+                continue
+            if rows:
+                chunks.append(pa.Table.from_pylist(rows, schema=ROW_SCHEMAS[table]))
+                rows = []
+            chunks.append(_resolve(c))
+        if rows:
+            chunks.append(pa.Table.from_pylist(rows, schema=ROW_SCHEMAS[table]))
+        chunks = [c for c in chunks if c.num_rows]
         if not chunks:
             return schema.empty_table(ROW_SCHEMAS[table])
         return chunks[0] if len(chunks) == 1 else pa.concat_tables(chunks)
+
+    def raw_rows(self, table: str) -> list[dict[str, Any]] | None:
+        """The rows of ``table`` as the log records hold them, when none has been converted
+        to Arrow yet (a collection converts the rows of 1000 stores at once); else None."""
+        chunks = self.chunks[table]
+        if not all(isinstance(c, _Rows) and c._table is None for c in chunks):
+            return None
+        return [row for c in chunks for row in c.rows]  # type: ignore[union-attr]
 
     def frame(self, table: str) -> pl.DataFrame:
         """The metadata table as a polars DataFrame in commit order (cached per snapshot)."""
@@ -221,7 +251,8 @@ class Snapshot:
         return files
 
     def num_rows(self, table: str) -> int:
-        return sum(_resolve(c).num_rows for c in self.chunks[table])
+        return sum(len(c.rows) if isinstance(c, _Rows) and c._table is None else _resolve(c).num_rows
+                   for c in self.chunks[table])
 
     def apply(self, record: dict[str, Any]) -> Snapshot:
         """The snapshot after one more log record."""
@@ -249,8 +280,7 @@ class Snapshot:
             if rows:
                 # Arrow tables and identity keys are built when first needed: opening a store
                 # (1000 of them in a collection) replays records without converting rows.
-                rows_table = Deferred(functools.partial(pa.Table.from_pylist, rows,
-                                                        schema=ROW_SCHEMAS[table]))
+                rows_table = _Rows(rows, table)
                 chunks[table] = chunks[table] + (rows_table,)
                 index._deferred.append((version, table, rows_table))
         index.version = version

@@ -328,3 +328,13 @@ def test_to_dask_equals_polars(coll, client, table):
         sync = pl.from_pandas(coll.to_dask(table, columns=["n_spikes"]).compute(scheduler="sync"))
         assert sync.columns == ["run", "n_spikes"]
         assert sync["n_spikes"].to_list() == want["n_spikes"].to_list()
+
+
+def test_frames_keep_run_order_whether_rows_were_converted_or_not(sweep):
+    """Rows of records not yet converted are converted for all runs at once; runs whose rows
+    were converted before (a checkpoint, an earlier read) keep their place."""
+    want = _single(sweep, lambda s: s.segments_frame())
+    with open_collection(sweep) as c:
+        c._state.snapshot("run_b").table("segments")  # converted: read as a table
+        got = c.segments_frame().collect()
+    assert_frame_equal(got, want)
