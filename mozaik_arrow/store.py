@@ -208,7 +208,9 @@ class ArrowDataStore(DataStore):
         mode: str | None = None,
         storage_options: Mapping[str, Any] | None = None,
         _fs: StoreFileSystem | None = None,
+        _format_checked: bool = False,
     ) -> None:
+        self._format_checked = _format_checked
         try:
             root = parameters["root_directory"]
         except (KeyError, TypeError):
@@ -244,6 +246,8 @@ class ArrowDataStore(DataStore):
 
     def _open_layout(self, mode: str) -> None:
         fs = self.fs
+        if mode == "r" and self._format_checked:
+            return  # open() read the format file already
         is_store = fs.exists(schema.FORMAT_FILE)
         if mode == "w" or (mode == "a" and not is_store):
             if is_store:
@@ -735,4 +739,5 @@ def open(  # noqa: A001 - the package's friendly opener, like zarr.open
     fs = open_filesystem(path, storage_options)
     if mode == "r":
         read_format(fs)  # raises the precise NotAStoreError before anything else
-    return ArrowDataStore(mode != "w", {"root_directory": os.fspath(path)}, replace, mode=mode, _fs=fs)
+    return ArrowDataStore(mode != "w", {"root_directory": os.fspath(path)}, replace, mode=mode,
+                          _fs=fs, _format_checked=mode == "r")
