@@ -463,7 +463,9 @@ class Transaction:
                     # names them); never delete what a published record may name.
                     self.staged.clear()
                     raise
-                if created:
+                # A refusal can be our own record: the client retries a put whose reply was
+                # lost (a timeout, a 5xx after the write), and the retry finds the object.
+                if created or self._linked(snap):
                     break
                 for s in self.staged[first_meta:]:  # built for a version another writer took
                     fs.remove(s.path)

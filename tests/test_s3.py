@@ -362,3 +362,29 @@ def test_a_lost_version_takes_back_what_was_built_for_it(s3_moto, monkeypatch):
     assert len(_keys(s3_moto, url, "ads/")) == 1  # b's metadata for version 1 was taken back
     a.close()
     b.close()
+
+
+def test_a_refused_put_of_our_own_record_is_a_commit(s3_moto, monkeypatch):
+    """The client retried a conditional put whose reply was lost and the retry was refused
+    (412): the record is ours, so the commit stands and no file it names is taken back."""
+    url = _new_url(s3_moto)
+    so = s3_moto.storage_options
+    store = ma.open(url, "w", storage_options=so)
+    real = store.fs.put_if_absent
+
+    def reply_lost(rel, data):
+        real(rel, data)
+        return False  # what the retry of an already-successful put answers
+
+    monkeypatch.setattr(store.fs, "put_if_absent", reply_lost)
+    store.add_recording(synthetic_segment("V1_Exc_L4", 20, seed=1), stimulus(1))
+    store.add_analysis_result(SingleValue(1.0, pq.Hz, value_name="v", sheet_name="V1_Exc_L4"))
+    store.save()
+    store.close()
+    with ma.open(url, "r", storage_options=so) as again:
+        assert again.segments_frame().collect()["version"].to_list() == [1]
+        assert len(again.get_segments()[0].get_spiketrains()) == 20
+        (a,) = again.get_analysis_result(value_name="v")
+        assert a.value == 1.0
+    assert sorted(k.rsplit("/", 1)[1] for k in _keys(s3_moto, url, "_log/")) == [
+        f"{v:020d}.json" for v in (1, 2)]
