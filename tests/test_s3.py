@@ -30,6 +30,19 @@ from ._crash_writer import stimulus
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture
+def environ_of(request):
+    """Point the AWS_* environment at one server for the test (restored after). polars
+    (object_store) routes by an AWS_ENDPOINT_URL_S3 in the environment even when explicit
+    storage_options name another endpoint: the session's environment names moto."""
+    def use(ep):
+        cm = ep.environ()
+        cm.__enter__()
+        request.addfinalizer(lambda: cm.__exit__(None, None, None))
+        return ep
+    return use
+
+
 def _new_url(ep) -> str:
     return ep.url(ep.unique_prefix("store")).rstrip("/")
 
@@ -177,10 +190,10 @@ with ma.open(sys.argv[1], "a") as s:
 
 
 @pytest.mark.parametrize("server", ["s3_moto", "s3_seaweed"])
-def test_concurrent_writer_processes(server, request):
+def test_concurrent_writer_processes(server, request, environ_of):
     """N processes (as MPI ranks) append to one store on S3: every commit kept once, the
     versions without gaps; racing identical ADS: exactly one is stored."""
-    ep = request.getfixturevalue(server)
+    ep = environ_of(request.getfixturevalue(server))
     url = _new_url(ep)
     so = ep.storage_options
     ma.open(url, "w", storage_options=so).close()
@@ -198,11 +211,11 @@ def test_concurrent_writer_processes(server, request):
 
 
 @pytest.mark.parametrize("server", ["s3_moto", "s3_seaweed"])
-def test_crash_before_publishing_leaves_the_last_commit_and_vacuum_cleans(server, request):
+def test_crash_before_publishing_leaves_the_last_commit_and_vacuum_cleans(server, request, environ_of):
     """SIGKILL after the upload, before the log record: the store stays at its last commit;
     the orphan objects are visible to a listing until vacuum removes them, and vacuum never
     removes a referenced object."""
-    s3_moto = request.getfixturevalue(server)
+    s3_moto = environ_of(request.getfixturevalue(server))
     url = _new_url(s3_moto)
     so = s3_moto.storage_options
     ma.open(url, "w", storage_options=so).close()
@@ -243,7 +256,8 @@ def test_replaced_files_stay_until_vacuum(s3_moto):
         assert a.value == 2.0
 
 
-def test_wrong_credentials_name_the_url_never_the_secret(s3_seaweed):
+def test_wrong_credentials_name_the_url_never_the_secret(s3_seaweed, environ_of):
+    environ_of(s3_seaweed)
     url = _new_url(s3_seaweed)
     _write_some(url, 1, storage_options=s3_seaweed.storage_options)
     bad = {**s3_seaweed.storage_options, "secret": "wrong-secret-value-XYZ"}
@@ -254,10 +268,11 @@ def test_wrong_credentials_name_the_url_never_the_secret(s3_seaweed):
     assert "wrong-secret-value-XYZ" not in text and s3_seaweed.secret_key not in text
 
 
-def test_server_stopped_mid_write_keeps_the_last_commit(s3_seaweed):
+def test_server_stopped_mid_write_keeps_the_last_commit(s3_seaweed, environ_of):
     """The server is stopped (SIGSTOP) while a writer uploads: the call raises a
     StorageError naming the URL; once the server is back the store is at its last commit
     and a new writer appends."""
+    environ_of(s3_seaweed)
     url = _new_url(s3_seaweed)
     so = {**s3_seaweed.storage_options,
           "config_kwargs": {"s3": {"addressing_style": "path"}, "connect_timeout": 1,
