@@ -483,3 +483,12 @@ def write_recordings(store: Any, model: Model) -> float:
         spent += time.perf_counter() - t
         del null, segs
     return spent
+
+
+def write_ads(store: Any, ads: list) -> float:
+    """Seconds spent adding every analysis result of ``ads`` to ``store`` and saving."""
+    t = time.perf_counter()
+    for a in ads:
+        store.add_analysis_result(a)
+    store.save()
+    return time.perf_counter() - t

@@ -15,7 +15,7 @@ import mozaik_arrow as ma
 from mozaik_arrow import queries as q
 from mozaik_arrow.neo_convert import list_parts
 
-from .generator import Model, neo_segments, write_recordings
+from .generator import Model, neo_segments, write_ads, write_recordings
 from .operations import Op, Probe, binned_counts, order_key
 
 SQL = """
@@ -42,11 +42,7 @@ def write_model(model: Model, path: Path, ads: list | None = None) -> dict[str, 
     with ma.open(path, "w") as store:
         out = {"write_s": write_recordings(store, model)}
         if ads is not None:
-            t = time.perf_counter()
-            for a in ads:
-                store.add_analysis_result(a)
-            store.save()
-            out["write_ads_s"] = time.perf_counter() - t
+            out["write_ads_s"] = write_ads(store, ads)
     return out
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .generator import Model, neo_segments, write_recordings
+from .generator import Model, neo_segments, write_ads, write_recordings
 from .mozaik_pickle import (
     PickledDataStore,
     filter_ads,
@@ -35,11 +35,7 @@ def write_model(model: Model, path: Path, ads: list | None = None) -> dict[str, 
     store.save()
     out = {"write_s": spent + time.perf_counter() - t}
     if ads is not None:
-        t = time.perf_counter()
-        for a in ads:
-            store.add_analysis_result(a)
-        store.save()
-        out["write_ads_s"] = time.perf_counter() - t
+        out["write_ads_s"] = write_ads(store, ads)
     return out
 
 

@@ -576,8 +576,7 @@ class Collection:
         for r, paths in by_run.items():
             store = self._state.store(r)
             roots[r] = store.root
-            if store.fs.renames:  # local: a stat each; on object storage a request each
-                _check_files(roots[r], paths, self._state.snapshot(r).size_of)
+            _check_files(store.fs, paths, self._state.snapshot(r).size_of)
         return pl.DataFrame(
             {"run": runs, "file": [f"{roots[r]}/{p}" for r, p in zip(runs, rels, strict=True)],
              "stimulus": rows["stimulus"]},

@@ -328,6 +328,19 @@ class _Staged:
     bytes: int
 
 
+def _file_entry(s: _Staged) -> dict[str, Any]:
+    """A staged file as its commit record lists it."""
+    return {"table": s.table, "path": s.path, "rows": s.rows, "bytes": s.bytes}
+
+
+def _removed(snap: Snapshot, changes: Changes) -> list[str]:
+    """The committed files a change replaces (a new neuron table replaces the old one)."""
+    removed = list(changes.removed)
+    if changes.neurons_file is not None and snap.neurons_file is not None:
+        removed.append(snap.neurons_file)
+    return removed
+
+
 class Transaction:
     """One commit being prepared: staged files plus rows decided under the lock."""
 
@@ -402,22 +415,26 @@ class Transaction:
         if self.done:
             raise RuntimeError("transaction already finished")
         _crash_point("staged")
-        if not self.fs.renames:
-            return self._commit_conditional(build)
-        log = self.log
         try:
-            with self.fs.lock(LOCK_FILE):
-                snap = log.snapshot()
-                changes = build(snap)
-                self._stage_metadata(changes)
-                _crash_point("locked")
-                self._applied(snap, self._publish(snap, changes))
+            if self.fs.renames:
+                self._commit_locked(build)
+            else:
+                self._commit_conditional(build)
         except BaseException:
             self.abort()
             raise
         self.done = True
         _crash_point("done")
-        return log._snapshot
+        return self.log._snapshot
+
+    def _commit_locked(self, build: Callable[[Snapshot], Changes]) -> None:
+        """The commit on disks: validate and publish under the store lock."""
+        with self.fs.lock(LOCK_FILE):
+            snap = self.log.snapshot()
+            changes = build(snap)
+            self._stage_metadata(changes)
+            _crash_point("locked")
+            self._applied(snap, self._publish(snap, changes))
 
     def _stage_metadata(self, changes: Changes) -> None:
         for name, tbl in changes.metadata_tables.items():
@@ -431,55 +448,44 @@ class Transaction:
         if record["version"] % CHECKPOINT_EVERY == 0:
             self._checkpoint(self.log._snapshot)
 
-    def _commit_conditional(self, build: Callable[[Snapshot], Changes]) -> Snapshot:
+    def _commit_conditional(self, build: Callable[[Snapshot], Changes]) -> None:
         """The commit on object storage: the data files are uploaded already (under unique
         names no commit references yet); the record of the next version is created with
         put-if-absent. A writer that loses the race for a version drops what it built for
         it, reads the records it missed and builds again — so uniqueness is decided against
         every commit before its own, as under the lock on disks.
         """
-        log, fs = self.log, self.fs
+        fs = self.fs
         delay = 0.01
-        try:
-            while True:
-                snap = log.snapshot()
-                first_meta = len(self.staged)  # what this attempt stages (build may stage too)
-                changes = build(snap)
-                self._stage_metadata(changes)
-                removed = list(changes.removed)
-                if changes.neurons_file is not None and snap.neurons_file is not None:
-                    removed.append(snap.neurons_file)
-                files = [{"table": s.table, "path": s.path, "rows": s.rows, "bytes": s.bytes}
-                         for s in self.staged]
-                record = self._record(snap, changes, files, removed)
-                _crash_point("locked")
-                try:
-                    created = fs.put_if_absent(_log_name(record["version"]),
-                                               json.dumps(record, allow_nan=True).encode())
-                except BaseException:
-                    if self._linked(snap):
-                        break  # created, though the reply was lost: committed
-                    # Unknown outcome: leave the files (vacuum removes them if no commit
-                    # names them); never delete what a published record may name.
-                    self.staged.clear()
-                    raise
-                # A refusal can be our own record: the client retries a put whose reply was
-                # lost (a timeout, a 5xx after the write), and the retry finds the object.
-                if created or self._linked(snap):
-                    break
-                for s in self.staged[first_meta:]:  # built for a version another writer took
-                    fs.remove(s.path)
-                del self.staged[first_meta:]
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(1.0, delay * 2)
-            _crash_point("logged")
-            self._applied(snap, record)
-        except BaseException:
-            self.abort()
-            raise
-        self.done = True
-        _crash_point("done")
-        return log._snapshot
+        while True:
+            snap = self.log.snapshot()
+            first_meta = len(self.staged)  # what this attempt stages (build may stage too)
+            changes = build(snap)
+            self._stage_metadata(changes)
+            record = self._record(snap, changes, [_file_entry(s) for s in self.staged],
+                                  _removed(snap, changes))
+            _crash_point("locked")
+            try:
+                created = fs.put_if_absent(_log_name(record["version"]),
+                                           json.dumps(record, allow_nan=True).encode())
+            except BaseException:
+                if self._linked(snap):
+                    break  # created, though the reply was lost: committed
+                # Unknown outcome: leave the files (vacuum removes them if no commit
+                # names them); never delete what a published record may name.
+                self.staged.clear()
+                raise
+            # A refusal can be our own record: the client retries a put whose reply was
+            # lost (a timeout, a 5xx after the write), and the retry finds the object.
+            if created or self._linked(snap):
+                break
+            for s in self.staged[first_meta:]:  # built for a version another writer took
+                fs.remove(s.path)
+            del self.staged[first_meta:]
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(1.0, delay * 2)
+        _crash_point("logged")
+        self._applied(snap, record)
 
     def _checkpoint(self, snap: Snapshot) -> None:
         """Write the whole state at ``snap.version`` so later opens skip replaying the log.
@@ -529,9 +535,7 @@ class Transaction:
     def _publish(self, snap: Snapshot, changes: Changes) -> dict[str, Any]:
         fs = self.fs
         paths = [s.path for s in self.staged]
-        removed = list(changes.removed)
-        if changes.neurons_file is not None and snap.neurons_file is not None:
-            removed.append(snap.neurons_file)
+        removed = _removed(snap, changes)
         intent = f"{self.staging}/intent-{self.txid}.json"
         fs.write_bytes_durable(
             intent, json.dumps({"txid": self.txid, "paths": paths, "removed": removed}).encode()
@@ -550,7 +554,7 @@ class Transaction:
                     dirs.add(d)
                 fs.rename(s.tmp, s.path)
                 renamed.append(s.path)
-                files.append({"table": s.table, "path": s.path, "rows": s.rows, "bytes": s.bytes})
+                files.append(_file_entry(s))
                 _crash_point("renamed-one")
             for d in dirs:
                 fs.fsync_dir(d)

@@ -124,6 +124,16 @@ _FILES_SCHEMA = pa.schema([("path", pa.string()), ("bytes", pa.int64())])
 _REBASE_AFTER = 4096
 
 
+def _base_sizes(base: Deferred) -> dict[str, int]:
+    """path -> recorded size of the files of a base (built once, shared by its snapshots)."""
+    if base.sizes is None:
+        t = _files_table(base)
+        base.sizes = {p: b for p, b in zip(t.column("path").to_pylist(),
+                                           t.column("bytes").to_pylist(), strict=True)
+                      if b is not None}
+    return base.sizes
+
+
 def _files_table(base: Deferred) -> pa.Table:
     t = base.get()
     if "bytes" not in t.column_names:  # checkpoints before sizes were recorded
@@ -168,9 +178,7 @@ class Snapshot:
         """Byte size of each file, as its commit recorded it (absent for old checkpoints)."""
         cache = self._cache()
         if "sizes" not in cache:
-            t = _files_table(self.base)
-            sizes = {p: b for p, b in zip(t.column("path").to_pylist(), t.column("bytes").to_pylist(),
-                                          strict=True) if b is not None and p not in self.removed}
+            sizes = {p: b for p, b in _base_sizes(self.base).items() if p not in self.removed}
             sizes.update({p: b for p, b in self.added.items() if b is not None})
             cache["sizes"] = sizes
         return cache["sizes"]
@@ -181,12 +189,7 @@ class Snapshot:
             return self.added[path]
         if path in self.removed:
             return None
-        if self.base.sizes is None:
-            t = _files_table(self.base)
-            self.base.sizes = {p: b for p, b in zip(t.column("path").to_pylist(),
-                                                    t.column("bytes").to_pylist(), strict=True)
-                               if b is not None}
-        return self.base.sizes.get(path)
+        return _base_sizes(self.base).get(path)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Snapshot):

@@ -21,6 +21,7 @@ from .errors import CorruptFileError, MissingFileError
 from .segment import MozaikSegment
 
 if TYPE_CHECKING:  # the store imports this module; the view only needs its type
+    from .filesystem import StoreFileSystem
     from .store import DataStore
 
 __all__ = ["DataStoreView"]
@@ -35,11 +36,14 @@ def _polars_schema(table: str) -> pl.Schema:
     return pl.from_arrow(schema.empty_table(schema.strip_field_docs(schema.TABLES[table]))).schema
 
 
-def _check_files(root: str, paths: list[str], size_of: Callable[[str], int | None]) -> None:
+def _check_files(fs: StoreFileSystem, paths: list[str], size_of: Callable[[str], int | None]) -> None:
     """Fail early, naming the file, when a local file is missing or not the size its commit
-    wrote (polars' own errors do not say which file); a stat each, no read."""
+    wrote (polars' own errors do not say which file); a stat each, no read. On object
+    storage nothing is checked: it would cost a request per file."""
+    if not fs.renames:
+        return
     for p in paths:
-        full = f"{root}/{p}"
+        full = fs.full(p)
         try:
             size = os.stat(full).st_size
         except FileNotFoundError:
@@ -227,8 +231,7 @@ class DataStoreView:
     def _frame_files(self, column: str) -> list[str]:
         paths = self._files_of(column)
         store = self.full_datastore
-        if store.fs.renames:  # on object storage a check would cost a request per file
-            _check_files(store.root, paths, store._snapshot().size_of)
+        _check_files(store.fs, paths, store._snapshot().size_of)
         return paths
 
     def _scan_files(self, table: str) -> pl.LazyFrame:
