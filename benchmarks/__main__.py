@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> dict:
                    help=f"comma-separated subset of {','.join(SYSTEMS)}")
     p.add_argument("--work", type=Path, default=None,
                    help="scratch directory (default: a temporary one under $BENCH_DIR or /tmp)")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the stores and the model in --work (for profiling)")
     p.add_argument("--no-check", action="store_true", help="skip the read-back checks")
     p.add_argument("--results-dir", type=Path, default=None,
                    help="where RESULTS.md and the JSON go (default: benchmarks/)")
@@ -48,7 +50,8 @@ def main(argv: list[str] | None = None) -> dict:
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_suite_", dir=os.environ.get("BENCH_DIR")))
     log = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     try:
-        data = run(SCALES[args.scale], work, systems, check=not args.no_check, log=log)
+        data = run(SCALES[args.scale], work, systems, check=not args.no_check, log=log,
+                   keep=args.keep and args.work is not None)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

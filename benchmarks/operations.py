@@ -69,7 +69,7 @@ OPS: list[OpInfo] = [
     OpInfo("open_ms", "open the store (+ list recordings)", "ms", target=50.0),
     OpInfo("open_small_ms", "open a one-stimulus store (flatness)", "ms", target=50.0),
     OpInfo("query_stimulus_ms", "param_filter_query(st_orientation, st_contrast)", "ms"),
-    OpInfo("first_spiketrain_ms", "first spike train after open", "ms"),
+    OpInfo("first_spiketrain_ms", "open + first spike train (cold)", "ms"),
     OpInfo("one_spiketrain_ms", "one neuron's spike train, warm", "ms", target=2.0),
     OpInfo("one_vm_ms", "one neuron's Vm, warm", "ms", target=5.0),
     OpInfo("trains_stimulus_s", "all spike trains of one stimulus as neo objects", "s",

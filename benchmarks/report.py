@@ -212,6 +212,9 @@ def render(data: dict[str, Any]) -> str:
         "unpickled), its first spike train costs the whole segment's unpickle; opening it "
         "unpickles the shells and every ADS. Its ADS write is one pickle, without mozaik's "
         "O(n²) uniqueness check (see bench_queries).",
+        "- 'open + first spike train' is the latency of a cold read: NWB and NixIO parse the "
+        "file at open, mozaik_arrow parses the footer of the one file it reads on first "
+        "access, the pickle unpickles the shells at open and the segment on first access.",
         f"- Read-back checks (every operation's result against the generated data): {checks} "
         "run" + ("; all equal." if not _problems(data) else ":"),
         *_problems(data),

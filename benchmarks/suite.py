@@ -143,9 +143,10 @@ def _describe(model: Model) -> dict[str, Any]:
 
 
 def run(scale: Scale, work: Path, systems: tuple[str, ...] = SYSTEMS, check: bool = True,
-        seed: int = 0, log: Callable[[str], None] = print) -> dict[str, Any]:
+        seed: int = 0, log: Callable[[str], None] = print, keep: bool = False) -> dict[str, Any]:
     """Run the suite at ``scale`` in the directory ``work`` (stores are deleted as soon as
-    their operations are measured).
+    their operations are measured, unless ``keep``: then the stores and the model's arrays
+    stay in ``work`` for profiling).
 
     Returns
     -------
@@ -186,7 +187,7 @@ def run(scale: Scale, work: Path, systems: tuple[str, ...] = SYSTEMS, check: boo
             continue
         log(f"{name}:")
         out["results"][name] = run_system(name, model, probe, work, want, ads, small, check, log)
-        for p in work.glob(name + "*"):
+        for p in work.glob(name + "*") if not keep else ():
             shutil.rmtree(p) if p.is_dir() else p.unlink()
     if "nixio" in systems:
         sub = model.nix_subset(scale.nix_trains)
@@ -199,8 +200,10 @@ def run(scale: Scale, work: Path, systems: tuple[str, ...] = SYSTEMS, check: boo
             sw.mkdir(exist_ok=True)
             out["nix_subset"][name] = run_system(name, sub, sprobe, sw, swant, check=check,
                                                  log=log)
-            shutil.rmtree(sw)
-    shutil.rmtree(work / "model", ignore_errors=True)
+            if not keep:
+                shutil.rmtree(sw)
+    if not keep:
+        shutil.rmtree(work / "model", ignore_errors=True)
     out["loadavg"]["end"] = loadavg()
     pk = {}
     for p in PACKAGES:

@@ -100,12 +100,10 @@ def ops(model: Model, probe: Probe, path: Path, small_path: Path | None = None,
         s.get_segments()
         return s
 
-    def first(s: Any) -> Any:
-        return s.get_spiketrain(int(probe.neuron_ids[0]))
-
-    def fresh_segment() -> Any:
+    def open_first() -> tuple[Any, Any]:
         s = ma.open(path)
-        return next(x for x in s.get_segments() if x.identifier == seg.identifier)
+        one = next(x for x in s.get_segments() if x.identifier == seg.identifier)
+        return s, one.get_spiketrain(int(probe.neuron_ids[0]))
 
     def trains() -> list:
         out = []
@@ -137,7 +135,8 @@ def ops(model: Model, probe: Probe, path: Path, small_path: Path | None = None,
         "open_ms": Op(lambda: open_store(path), after=lambda s: s.close()),
         "query_stimulus_ms": Op(lambda: q.param_filter_query(store, **probe.query).get_segments(),
                                 norm=len),
-        "first_spiketrain_ms": Op(first, setup=fresh_segment, norm=np.asarray, warmup=0),
+        "first_spiketrain_ms": Op(open_first, after=lambda r: r[0].close(),
+                                  norm=lambda r: np.asarray(r[1]), warmup=0),
         "one_spiketrain_ms": Op(lambda i: seg.get_spiketrain(int(i)), each=probe.neuron_ids,
                                 norm=np.asarray),
         "one_vm_ms": Op(lambda i: seg.get_vm(int(i)), each=probe.vm_ids,

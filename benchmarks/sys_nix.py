@@ -121,7 +121,7 @@ def ops(model: Model, probe: Probe, path: Path, small_path: Path | None = None,
 
 
 def derive(model: Model, res: dict[str, dict]) -> dict[str, dict]:
-    """The first spike train after open and all trains of a stimulus cost NixIO one
+    """Open + the first spike train, and all trains of a stimulus, cost NixIO one
     whole-file read each: the ``open`` figure (measured once, not three times)."""
     if "open_ms" not in res:
         return {}

@@ -255,9 +255,9 @@ def ops(model: Model, probe: Probe, path: Path, small_path: Path | None = None,
     def one(u: Any, i: int) -> np.ndarray:
         return u.get_unit_spike_times(row[i], in_interval=(win[0], win[1] - EPS))
 
-    def fresh() -> Any:
+    def open_first() -> tuple[Any, np.ndarray]:
         h = NWBHDF5IO(str(path), "r")
-        return h, h.read().units
+        return h, one(h.read().units, int(probe.neuron_ids[0]))
 
     def to_ms(t: np.ndarray) -> np.ndarray:
         return (np.asarray(t) - win[0]) * 1000.0
@@ -272,8 +272,8 @@ def ops(model: Model, probe: Probe, path: Path, small_path: Path | None = None,
     out = {
         "open_ms": Op(lambda: open_file(path), after=lambda h: h.close()),
         "query_stimulus_ms": Op(query, norm=lambda df: len(df) * len(sheet_rows)),
-        "first_spiketrain_ms": Op(lambda hu: one(hu[1], int(probe.neuron_ids[0])), setup=fresh,
-                                  warmup=0, norm=to_ms),
+        "first_spiketrain_ms": Op(open_first, after=lambda r: r[0].close(), warmup=0,
+                                  norm=lambda r: to_ms(r[1])),
         "one_spiketrain_ms": Op(lambda i: one(units, int(i)), each=probe.neuron_ids,
                                 norm=to_ms, note="raw array in s (no neo object)"),
         "one_vm_ms": Op(lambda i: vm.data[:, int(sig_col[row[int(i)]])], each=probe.vm_ids,

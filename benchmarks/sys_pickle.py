@@ -71,9 +71,10 @@ def ops(model: Model, probe: Probe, path: Path, small_path: Path | None = None,
     n_bins = int(math.ceil(model.scale.duration / probe.bin_ms))
     bins = np.arange(n_bins + 1) * probe.bin_ms
 
-    def fresh_segment() -> Any:
+    def open_first() -> Any:
         s = PickledDataStore(path, load=True)
-        return next(x for x in s.get_segments() if x.path == seg.path)
+        one = next(x for x in s.get_segments() if x.path == seg.path)
+        return one.get_spiketrain(int(probe.neuron_ids[0]))
 
     def trains() -> list:
         for s in segs:
@@ -98,8 +99,7 @@ def ops(model: Model, probe: Probe, path: Path, small_path: Path | None = None,
         "open_ms": Op(lambda: PickledDataStore(path, load=True).get_segments(), repeat=3),
         "query_stimulus_ms": Op(lambda: filter_segments(store.get_segments(), **probe.query),
                                 norm=len),
-        "first_spiketrain_ms": Op(lambda s: s.get_spiketrain(int(probe.neuron_ids[0])),
-                                  setup=fresh_segment, norm=np.asarray, **slow),
+        "first_spiketrain_ms": Op(open_first, norm=np.asarray, **slow),
         "one_spiketrain_ms": Op(lambda i: seg.get_spiketrain(int(i)), each=probe.neuron_ids,
                                 norm=np.asarray),
         "one_vm_ms": Op(lambda i: seg.get_vm(int(i)), each=probe.vm_ids,

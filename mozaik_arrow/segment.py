@@ -9,6 +9,8 @@ the ``neo.SpikeTrain`` objects as views of the decoded Arrow buffer.
 from __future__ import annotations
 
 import ast
+import copy
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +29,18 @@ __all__ = ["MozaikSegment"]
 _SPIKE_COLUMNS = ("neuron_id", "units", "t_start", "t_stop", "times")
 _SIGNAL_COLUMNS = ("neuron_id", "units", "time_units", "t_start", "sampling_period", "samples")
 VM, ESYN, ISYN = "v", "gsyn_exc", "gsyn_inh"
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(text: str) -> Any:
+    # Written by the store as repr() of plain literals; literal_eval never runs code.
+    return ast.literal_eval(text)
+
+
+def _annotations(text: str) -> dict[str, Any]:
+    """The annotations a store row holds (parsed once per distinct text: the recordings of
+    one sheet usually share theirs); each segment gets its own copy."""
+    return copy.deepcopy(_parsed(text))
 
 
 class MozaikSegment(neo.Segment):
@@ -49,8 +63,7 @@ class MozaikSegment(neo.Segment):
         super().__init__(
             name=row.get("name"),
             description=row.get("description"),
-            # Written by the store as repr() of plain literals; literal_eval never runs code.
-            **(ast.literal_eval(row["annotations"]) if row.get("annotations") else {}),
+            **(_annotations(row["annotations"]) if row.get("annotations") else {}),
         )
         # neo's ObjectList links children through an attribute named after the parent's
         # class ("mozaiksegment" here), which neo objects lack; we set .segment ourselves.

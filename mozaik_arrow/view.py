@@ -138,7 +138,11 @@ class DataStoreView:
         plan = self._recordings()
         if null is not None:
             plan = plan.filter(pl.col("null") == null)
-        return plan.collect().to_dicts()
+        frame = plan.collect()
+        # Column by column, then zipped: ~5x faster than ``to_dicts`` on list columns.
+        names = frame.columns
+        return [dict(zip(names, values, strict=True))
+                for values in zip(*(c.to_list() for c in frame.get_columns()), strict=True)]
 
     # -- recordings ------------------------------------------------------------------------
     def get_segments(self, null: bool = False) -> list[MozaikSegment]:

@@ -270,3 +270,24 @@ def test_segment_name_description_and_annotations_round_trip(store_path):
         assert got.annotations["count"] == 3 and got.annotations["flag"] is True
         assert got.annotations["sheet_name"] == "V1_Exc_L4"
         assert got.annotations["stimulus"] == canonical_stimulus({"name": "Blank", "trial": 0})[0]
+
+
+def test_segments_sharing_annotations_get_their_own_copies(store_path):
+    """Recordings written with equal annotations come back as independent dicts: changing
+    one segment's (a mutable value included) changes no other segment, nor a later read."""
+    from mozaik_arrow.synthetic import synthetic_segment
+
+    with ma.open(store_path, "w") as store:
+        for trial in range(2):
+            seg = synthetic_segment("V1_Exc_L4", 4, seed=trial)
+            seg.annotations.update(layers=["L4", "L2/3"], gain={"exc": 1.0})
+            store.add_recording(seg, {"name": "Blank", "trial": trial})
+    with ma.open(store_path, "r") as store:
+        a, b = store.get_segments()
+        a.annotations["layers"].append("L5")
+        a.annotations["gain"]["exc"] = 2.0
+        a.annotations["extra"] = 1
+        assert b.annotations["layers"] == ["L4", "L2/3"] and b.annotations["gain"] == {"exc": 1.0}
+        assert "extra" not in b.annotations
+        again = store.get_segments()[0]
+        assert again.annotations["layers"] == ["L4", "L2/3"] and "extra" not in again.annotations
