@@ -56,6 +56,21 @@ def _memcpy_bytes(key: str, model: dict[str, Any], data: dict[str, Any]) -> floa
     }.get(key)
 
 
+def _disk_floor(key: str, ours: dict[str, Any] | None, data: dict[str, Any]) -> float | None:
+    """What the disk allows for a write of the bytes mozaik_arrow wrote: for the two write
+    rates (M/s), the same bytes in as many files written raw and fsynced right after each
+    commit; for the whole model (s), its size at the sustained bandwidth measured at start."""
+    fig = (ours or {}).get("figures", {})
+    paired = {"write_spikes_only_mps": "disk_spikes_only_mps",
+              "write_signals_only_mps": "disk_signals_only_mps"}.get(key)
+    if paired:  # the same bytes written raw right after each commit: the disk at that time
+        return fig.get(paired)
+    bw = (data.get("disk_write_mbps") or {}).get("sustained")
+    if not bw:
+        return None
+    return fig["size_mb"] / bw if key == "write_s" and fig.get("size_mb") else None
+
+
 def verdicts(info: OpInfo, results: dict[str, Any]) -> dict[str, Any]:
     """Best baseline, ours vs it, vs pickle and NWB, and the target, for one operation."""
     ours, _ = value(results.get("mozaik_arrow"), info.key)
@@ -79,7 +94,7 @@ def _main_table(data: dict[str, Any]) -> list[str]:
     shown = [s for s in ("mozaik_arrow", "pickle", "nwb", "floor") if s in results]
     head = ["operation", "unit", "target (medium)", *[NAMES[s] for s in shown],
             "best baseline", "ours vs best", "ours vs pickle", "ours ÷ floor", "memcpy floor",
-            "target"]
+            "disk floor", "target"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for info in OPS:
         vals = {s: value(results.get(s), info.key) for s in shown}
@@ -104,7 +119,8 @@ def _main_table(data: dict[str, Any]) -> list[str]:
                  *[_fmt(*vals[s]) for s in shown],
                  NAMES.get(v["best"], "–") if v["best"] else "–",
                  _x(v["vs_best"]), _x(v["vs_pickle"], vals.get("pickle", (0, False))[1]),
-                 _x(ratio_floor).replace("×", "") if ratio_floor else "–", _fmt(memcpy), met]
+                 _x(ratio_floor).replace("×", "") if ratio_floor else "–", _fmt(memcpy),
+                 _fmt(_disk_floor(info.key, results.get("mozaik_arrow"), data)), met]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -189,6 +205,7 @@ def _problems(data: dict[str, Any]) -> list[str]:
 def render(data: dict[str, Any]) -> str:
     """The markdown of a suite run (``suite.run`` output)."""
     m, sc = data["model"], data["scale"]
+    disk = data.get("disk_write_mbps")
     checks = sum(len(r.get("checks", {})) for r in data["results"].values())
     lines = [
         f"Scale `{sc['name']}`: {m['neurons']:,} neurons in 4 sheets "
@@ -198,13 +215,19 @@ def render(data: dict[str, Any]) -> str:
         f"{sum(m['recorded_neurons'].values()):,} neurons, {sc['signal_samples']:,} samples "
         f"each), {m['ads']:,} ADS.",
         f"Load average (1/5/15 min) at start {data['loadavg']['start']}, at end "
-        f"{data['loadavg']['end']}; memcpy {data['memcpy_gbps']:.1f} GB/s.",
+        f"{data['loadavg']['end']}; memcpy {data['memcpy_gbps']:.1f} GB/s"
+        + (f"; disk (write + fsync, files of 32 MB) {disk['burst']:.0f} MB/s for the first "
+           f"quarter, {disk['sustained']:.0f} MB/s sustained." if disk else "."),
         "",
         *_main_table(data),
         "",
         "- Times are medians of warm repetitions (one warm-up) unless marked; ≈ marks a figure "
         "extrapolated, not measured. 'ours vs X' > 1 means mozaik_arrow is better; 'ours ÷ "
-        "floor' is how many times the plain-pyarrow floor's time ours takes.",
+        "floor' is how many times the plain-pyarrow floor's time ours takes; 'disk floor' is "
+        "what the disk allows for the bytes mozaik_arrow wrote: for the two write rates the "
+        "same bytes in as many files written raw with fsync right after each commit (the "
+        "disk's speed at that moment), for the whole model its size at the sustained "
+        "bandwidth measured at start.",
         "- Reads: mozaik_arrow and pickle return neo objects; NWB's one spike train and one Vm "
         "are raw arrays (in s for spikes); the floor decodes only. NWB keeps times in seconds: "
         "they come back within float rounding of the ms written.",

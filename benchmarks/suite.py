@@ -24,7 +24,7 @@ import numpy as np
 
 from . import sys_arrow
 from .generator import Model, Scale, generate, make_ads
-from .measure import loadavg, measure, measure_each, memcpy_gbps, rss_mb
+from .measure import durable_write_mbps, loadavg, measure, measure_each, memcpy_gbps, rss_mb
 from .operations import Op, Probe, expected, make_probe, same
 
 __all__ = ["SYSTEMS", "available", "run"]
@@ -153,7 +153,8 @@ def run(scale: Scale, work: Path, systems: tuple[str, ...] = SYSTEMS, check: boo
     dict
         ``scale``, ``model`` (sizes), ``results`` (system -> :func:`run_system` output),
         ``nix_subset`` (mozaik_arrow and NixIO on the subset), ``skipped`` (systems whose
-        library is missing), ``memcpy_gbps``, ``loadavg`` (start, end), ``packages``,
+        library is missing), ``memcpy_gbps``, ``disk_write_mbps`` (burst, sustained),
+        ``loadavg`` (start, end), ``packages``,
         ``setup_s``.
     """
     work = Path(work)
@@ -179,6 +180,7 @@ def run(scale: Scale, work: Path, systems: tuple[str, ...] = SYSTEMS, check: boo
     out["model"] = {**_describe(model), "ads": len(ads or [])}
     out["stimulus_spikes"] = sum(s.n_spikes for s in model.segments_of(probe.stimulus))
     out["memcpy_gbps"] = memcpy_gbps()
+    out["disk_write_mbps"] = durable_write_mbps(work, total_mb=1024 if big else 256)
     log(f"model: {out['model']}; setup {out['setup_s']}; RSS {rss_mb():.0f} MiB")
     small = model.subset(1)
     out["results"] = {}

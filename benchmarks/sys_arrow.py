@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -46,11 +47,35 @@ def write_model(model: Model, path: Path, ads: list | None = None) -> dict[str, 
     return out
 
 
+def _raw_durable_write(directory: Path, nbytes: int, files: int) -> float:
+    """Seconds to write ``nbytes`` of random bytes in ``files`` files, each fsynced (then
+    removed): the disk's cost of what a commit wrote, measured right after it."""
+    per = max(1, nbytes // files)
+    chunk = np.random.default_rng(0).integers(0, 256, per, dtype=np.uint8).tobytes()
+    paths = [directory / f"_raw_{i}.bin" for i in range(files)]
+    t = time.perf_counter()
+    for p in paths:
+        with open(p, "wb") as f:
+            f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+    dt = time.perf_counter() - t
+    for p in paths:
+        p.unlink()
+    return dt
+
+
 def write_parts(model: Model, work: Path, repeat: int) -> dict[str, float]:
     """Spikes-only and signals-only writes of one stimulus' recordings (median of
-    ``repeat`` fresh stimuli, after one warm-up): the two write rates of the targets."""
+    ``repeat`` fresh stimuli, after one warm-up): the two write rates of the targets.
+
+    After each, the same number of bytes in as many files is written raw and fsynced: the
+    disk's speed at that moment (``disk_*`` figures), since this VM's durable write
+    bandwidth varies several-fold from one minute to the next.
+    """
     n = min(repeat + 1, len(model.stimuli))
-    times: dict[str, list[float]] = {"spikes": [], "signals": []}
+    times: dict[str, list[float]] = {"spikes": [], "signals": [], "disk_spikes": [],
+                                     "disk_signals": []}
     with ma.open(work / "spikes_only", "w") as a, ma.open(work / "signals_only", "w") as b:
         for k in range(n):
             # the spikes-only store gets segments without signals, and the other way round
@@ -59,16 +84,29 @@ def write_parts(model: Model, work: Path, repeat: int) -> dict[str, float]:
                 segs = neo_segments(model, k)
                 for s in segs:
                     setattr(s, dropped, [])
+                before = _dir_files(Path(store.root) / kept)
                 t = time.perf_counter()
                 store.add_recording(segs, model.stimuli[k])
                 dt = time.perf_counter() - t
+                new = _dir_files(Path(store.root) / kept) - before
+                raw = _raw_durable_write(work, sum(p.stat().st_size for p in new), len(new))
                 if k or n == 1:
                     times[kept].append(dt)
-        spikes_t, signals_t = times["spikes"], times["signals"]
+                    times["disk_" + kept].append(raw)
         n_spikes = sum(s.n_spikes for s in model.segments_of(0))
         n_samples = sum(s.n_samples for s in model.segments_of(0))
-    return {"write_spikes_only_mps": n_spikes / float(np.median(spikes_t)) / 1e6,
-            "write_signals_only_mps": n_samples / float(np.median(signals_t)) / 1e6}
+
+    def rate(count: int, key: str) -> float:
+        return count / float(np.median(times[key])) / 1e6
+
+    return {"write_spikes_only_mps": rate(n_spikes, "spikes"),
+            "write_signals_only_mps": rate(n_samples, "signals"),
+            "disk_spikes_only_mps": rate(n_spikes, "disk_spikes"),
+            "disk_signals_only_mps": rate(n_samples, "disk_signals")}
+
+
+def _dir_files(path: Path) -> set[Path]:
+    return set(path.rglob("*.parquet")) if path.exists() else set()
 
 
 def sizes(model: Model, path: Path) -> dict[str, float]:
