@@ -251,7 +251,9 @@ def writer_options(table: str, arrow_schema: pa.Schema | None = None) -> dict[st
     per-row columns stay uncompressed and dictionary/RLE or delta encoded: they cost ~1 byte
     a neuron, and skipping a zstd frame per tiny page makes per-neuron and whole-column reads
     of them (ids, counts, t_start/t_stop) 2-3x faster. Every page has a CRC, so a flipped
-    bit is detected instead of returned.
+    bit is detected instead of returned. Statistics only where they select row groups:
+    neuron ids, signal names, the recording's keys and ``null`` (a frame filtered to real
+    recordings then skips the null ones' row groups unread).
     """
     schema = arrow_schema if arrow_schema is not None else TABLES[table]
     if table not in ("spikes", "signals"):
@@ -288,7 +290,8 @@ def writer_options(table: str, arrow_schema: pa.Schema | None = None) -> dict[st
         "use_dictionary": dictionary,
         "column_encoding": encoding,
         "write_page_checksum": True,
-        "write_statistics": ["neuron_id", "name", "segment_id", "stimulus", "sheet_name", "index"],
+        "write_statistics": ["neuron_id", "name", "segment_id", "stimulus", "sheet_name", "index",
+                             "null"],
     }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -106,6 +107,31 @@ def test_one_neuron_reads_only_its_row_group(where):
             seg.get_spiketrains()
         with pytest.raises(ValueError, match="neuron 5 has no spike train"):
             seg.get_spiketrain(5)
+
+
+def test_frames_filtered_to_real_recordings_skip_the_null_ones(tmp_path):
+    """``null`` has row-group statistics: polars prunes the null recordings' row groups
+    (their bytes destroyed here) when a frame is filtered to the real recordings."""
+    path = tmp_path / "store"
+    real = synthetic_segment("V1_Exc_L4", 300, mean_rate=20.0, seed=1)
+    with ma.open(path, "w") as store:
+        store.add_null_recording(synthetic_segment("V1_Exc_L4", 300, seed=2), STIM)
+        store.add_recording(real, STIM)
+    with ma.open(path, "r") as store:
+        rel = store.get_segments(null=True)[0]._row["spikes_files"][0]
+    data = bytearray((path / rel).read_bytes())
+    for lo, hi in _group_byte_ranges(bytes(data)):
+        data[lo:hi] = b"\xff" * (hi - lo)
+    (path / rel).write_bytes(bytes(data))
+    with ma.open(path, "r") as store:
+        frame = (store.spikes().filter(~pl.col("null")).select("neuron_id", "times")
+                 .collect())
+        assert frame.height == 300
+        want = {st.annotations["channel_id"]: st.magnitude for st in real.spiketrains}
+        for i, times in zip(frame["neuron_id"].to_list(), frame["times"].to_list(), strict=True):
+            assert np.array_equal(times, want[i])
+        with pytest.raises(pl.exceptions.PolarsError):  # the null recording's bytes are gone
+            store.spikes().select("neuron_id", "times").collect()
 
 
 def test_get_segments_reads_no_recording_data(where, monkeypatch):
