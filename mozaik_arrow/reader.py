@@ -126,7 +126,9 @@ class FileCache:
         pf = self.file(rel)
         try:
             if len(groups) == 1:
-                return pf.read_row_group(int(groups[0]), columns=list(columns))
+                # One row group (a one-neuron read): without the thread pool's dispatch,
+                # ~0.1 ms of a ~0.3 ms read.
+                return pf.read_row_group(int(groups[0]), columns=list(columns), use_threads=False)
             return pf.read_row_groups([int(g) for g in groups], columns=list(columns))
         except Exception as e:
             raise self._wrap(rel, e) from e
