@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["measure", "measure_each", "rss_mb", "memcpy_gbps", "durable_write_mbps", "loadavg"]
+__all__ = ["measure", "measure_each", "rss_mb", "memcpy_gbps", "durable_writes",
+           "durable_write_mbps", "loadavg"]
 
 
 def _status_mb(key: str) -> float:
@@ -118,19 +119,12 @@ def memcpy_gbps(nbytes: int = 64 * 2**20, repeat: int = 5) -> float:
     return nbytes / best / 1e9
 
 
-def durable_write_mbps(directory: str | os.PathLike, total_mb: int = 1024,
-                       file_mb: int = 32) -> dict[str, float]:
-    """Durable write bandwidth of the disk under ``directory`` (MB/s): ``total_mb`` of
-    random bytes in files of ``file_mb``, each written and fsynced (as a store commits).
-
-    Returns ``burst`` (the first quarter: page cache and device caches absorb it) and
-    ``sustained`` (the second half): on this kind of VM the two differ several-fold, and
-    a write of several hundred MB runs at the sustained rate. The files are removed.
-    """
-    chunk = np.random.default_rng(0).integers(0, 256, file_mb * 10**6, dtype=np.uint8).tobytes()
-    n = max(4, total_mb // file_mb)
+def durable_writes(directory: str | os.PathLike, nbytes: int, files: int) -> list[float]:
+    """Seconds each of ``files`` files of ``nbytes`` random bytes took to write and fsync
+    in ``directory`` (as a store commits its files); the files are removed after."""
+    chunk = np.random.default_rng(0).integers(0, 256, max(1, nbytes), dtype=np.uint8).tobytes()
+    paths = [os.path.join(directory, f"_durable_write_{i}.bin") for i in range(files)]
     times = []
-    paths = [os.path.join(directory, f"_disk_floor_{i}.bin") for i in range(n)]
     try:
         for p in paths:
             t = time.perf_counter()
@@ -143,6 +137,20 @@ def durable_write_mbps(directory: str | os.PathLike, total_mb: int = 1024,
         for p in paths:
             if os.path.exists(p):
                 os.remove(p)
+    return times
+
+
+def durable_write_mbps(directory: str | os.PathLike, total_mb: int = 1024,
+                       file_mb: int = 32) -> dict[str, float]:
+    """Durable write bandwidth of the disk under ``directory`` (MB/s): ``total_mb`` of
+    random bytes in files of ``file_mb``, each written and fsynced (:func:`durable_writes`).
+
+    Returns ``burst`` (the first quarter: page cache and device caches absorb it) and
+    ``sustained`` (the second half): on this kind of VM the two differ several-fold, and
+    a write of several hundred MB runs at the sustained rate.
+    """
+    n = max(4, total_mb // file_mb)
+    times = durable_writes(directory, file_mb * 10**6, n)
     q = max(1, n // 4)
     return {"burst": q * file_mb / sum(times[:q]),
             "sustained": (n - n // 2) * file_mb / sum(times[n // 2:])}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from mozaik_arrow import queries as q
 from mozaik_arrow.neo_convert import list_parts
 
 from .generator import Model, neo_segments, write_ads, write_recordings
+from .measure import durable_writes
 from .operations import Op, Probe, binned_counts, order_key
 
 SQL = """
@@ -47,24 +47,6 @@ def write_model(model: Model, path: Path, ads: list | None = None) -> dict[str, 
     return out
 
 
-def _raw_durable_write(directory: Path, nbytes: int, files: int) -> float:
-    """Seconds to write ``nbytes`` of random bytes in ``files`` files, each fsynced (then
-    removed): the disk's cost of what a commit wrote, measured right after it."""
-    per = max(1, nbytes // files)
-    chunk = np.random.default_rng(0).integers(0, 256, per, dtype=np.uint8).tobytes()
-    paths = [directory / f"_raw_{i}.bin" for i in range(files)]
-    t = time.perf_counter()
-    for p in paths:
-        with open(p, "wb") as f:
-            f.write(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-    dt = time.perf_counter() - t
-    for p in paths:
-        p.unlink()
-    return dt
-
-
 def write_parts(model: Model, work: Path, repeat: int) -> dict[str, float]:
     """Spikes-only and signals-only writes of one stimulus' recordings (median of
     ``repeat`` fresh stimuli, after one warm-up): the two write rates of the targets.
@@ -89,7 +71,9 @@ def write_parts(model: Model, work: Path, repeat: int) -> dict[str, float]:
                 store.add_recording(segs, model.stimuli[k])
                 dt = time.perf_counter() - t
                 new = _dir_files(Path(store.root) / kept) - before
-                raw = _raw_durable_write(work, sum(p.stat().st_size for p in new), len(new))
+                # the disk's cost of what the commit wrote, measured right after it
+                raw = sum(durable_writes(work, sum(p.stat().st_size for p in new) // len(new),
+                                         len(new)))
                 if k or n == 1:
                     times[kept].append(dt)
                     times["disk_" + kept].append(raw)

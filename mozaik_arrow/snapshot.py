@@ -232,6 +232,10 @@ class Snapshot:
             return None
         return [row for c in chunks for row in c.rows]  # type: ignore[union-attr]
 
+    def converted(self, table: str) -> bool:
+        """Whether :meth:`frame` has built this table's DataFrame already (then it is free)."""
+        return table in self._cache().get("frames", ())
+
     def frame(self, table: str) -> pl.DataFrame:
         """The metadata table as a polars DataFrame in commit order (cached per snapshot)."""
         cache = self._cache().setdefault("frames", {})

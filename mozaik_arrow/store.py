@@ -642,7 +642,7 @@ def _row_frame_schema(table: str) -> pl.Schema:
 
 def _deferred(snap: Snapshot, table: str) -> pl.LazyFrame:
     """A metadata table of ``snap`` as a plan, converted to polars only when collected."""
-    if table in snap._cache().get("frames", ()):  # converted already: no deferral cost
+    if snap.converted(table):  # no deferral cost once converted
         return snap.frame(table).lazy()
     return pl.defer(lambda: snap.frame(table), schema=_row_frame_schema(table))
 
