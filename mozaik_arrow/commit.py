@@ -356,7 +356,7 @@ class Transaction:
     def stage(
         self,
         table_name: str,
-        table: pa.Table,
+        table: pa.Table | Iterable[pa.Table],
         path: str,
         *,
         group_sizes: Iterable[int] | None = None,
@@ -365,9 +365,12 @@ class Transaction:
     ) -> str:
         """Encode ``table`` to a staged temp file that will become ``path`` on commit.
 
-        ``group_sizes`` gives the row-group sizes in order (default: the table's policy);
-        ``metadata`` adds key/value pairs to the Parquet footer; ``arrow_schema`` replaces
-        the table's schema for tables whose columns vary (ADS metadata and payloads).
+        ``table`` may also be an iterable of tables, written in turn as they are produced
+        (so that a big file is never in memory whole). ``group_sizes`` gives the row-group
+        sizes in order (default: the table's policy); with an iterable, row groups must not
+        straddle two of its tables. ``metadata`` adds key/value pairs to the Parquet footer;
+        ``arrow_schema`` replaces the table's schema for tables whose columns vary (ADS
+        metadata and payloads).
         """
         tmp = path if self.staging is None else f"{self.staging}/{uuid.uuid4().hex}.tmp"
         out_schema = schema.strip_field_docs(
@@ -377,17 +380,26 @@ class Transaction:
             merged = dict(out_schema.metadata or {})
             merged.update({k.encode(): v.encode() for k, v in metadata.items()})
             out_schema = out_schema.with_metadata(merged)
-        table = table.cast(out_schema) if table.schema != out_schema else table
-        sizes = list(group_sizes) if group_sizes is not None else [schema.METADATA_ROWS_PER_GROUP]
+        parts = [table] if isinstance(table, pa.Table) else table
         options = schema.writer_options(table_name, out_schema)
+        num_rows = 0
 
         def write(writer: pq.ParquetWriter) -> None:
-            if group_sizes is None:
-                writer.write_table(table, row_group_size=sizes[0])
-            else:
+            nonlocal num_rows
+            sizes = iter(group_sizes) if group_sizes is not None else None
+            for part in parts:
+                part = part.cast(out_schema) if part.schema != out_schema else part
+                num_rows += part.num_rows
+                if sizes is None:
+                    writer.write_table(part, row_group_size=schema.METADATA_ROWS_PER_GROUP)
+                    continue
                 start = 0
-                for n in sizes:
-                    writer.write_table(table.slice(start, n), row_group_size=n)
+                while start < part.num_rows:
+                    n = next(sizes)
+                    if start + n > part.num_rows:
+                        raise ValueError(f"a row group of {n} rows straddles two parts of "
+                                         f"{path}")
+                    writer.write_table(part.slice(start, n), row_group_size=n)
                     start += n
 
         try:
@@ -395,7 +407,7 @@ class Transaction:
         except BaseException:
             self.fs.remove(tmp)
             raise
-        self.staged.append(_Staged(table_name, tmp, path, table.num_rows, size))
+        self.staged.append(_Staged(table_name, tmp, path, num_rows, size))
         return path
 
     def abort(self) -> None:

@@ -6,7 +6,9 @@ Write direction
     :func:`recording_from_segment` validates one ``neo.Segment`` (one sheet) and builds its
     columns once, vectorised; :meth:`Recording.tables` then only adds the ``segment_id``
     column and returns the ``spikes`` and ``signals`` tables (schemas ``SPIKES`` and
-    ``SIGNALS``, field docs stripped). Nothing is rescaled: spike times, ``t_start``,
+    ``SIGNALS``, field docs stripped). Signal samples stay in the segment's (T x N) arrays
+    until :meth:`Recording.signals_table` copies the rows asked for, so that a writer can
+    transpose a file a few rows at a time. Nothing is rescaled: spike times, ``t_start``,
     ``t_stop`` and samples are kept bit for bit in the units they came in (float32 is widened
     to float64, which is exact).
 
@@ -109,7 +111,24 @@ class _SignalColumns:
     t_start: np.ndarray
     sampling_period: np.ndarray
     offsets: np.ndarray
-    values: np.ndarray
+    # The samples stay in the caller's signals until written: run k covers rows
+    # run_starts[k] .. run_starts[k] + len(run_sources[k]), a (rows x T) view of one signal.
+    run_starts: np.ndarray
+    run_sources: tuple[np.ndarray, ...]
+
+    def values(self, start: int, stop: int) -> np.ndarray:
+        """The samples of rows ``start .. stop`` as one flat float64 array (a fresh copy)."""
+        off = self.offsets
+        out = np.empty(int(off[stop] - off[start]), dtype=np.float64)
+        k = int(np.searchsorted(self.run_starts, start, side="right")) - 1
+        row = start
+        while row < stop:
+            r0, src = int(self.run_starts[k]), self.run_sources[k]
+            r1 = min(stop, r0 + len(src))
+            a, b = int(off[row] - off[start]), int(off[r1] - off[start])
+            _copy_rows(out[a:b].reshape(r1 - row, src.shape[1]), src[row - r0 : r1 - r0])
+            row, k = r1, k + 1
+        return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -249,57 +268,91 @@ class Recording:
         mask = np.fromiter((n == name for n in s.name), dtype=bool, count=len(s.name))
         return s.neuron_id[mask]
 
+    @property
+    def signal_rows(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """``(name, neuron_id, n_samples)`` of the rows of the signals table, in order
+        (empty without signals)."""
+        g = self._signals
+        if g is None:
+            return [], np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        return g.name, g.neuron_id, np.diff(g.offsets)
+
     def tables(self, segment_id: str) -> tuple[pa.Table | None, pa.Table | None]:
         """The ``(spikes, signals)`` tables of this recording with ``segment_id`` filled in.
 
         Either is None when the segment has no spike trains / no signals. Spikes rows are
-        sorted by ``neuron_id``, signals rows by ``(name, neuron_id)``. The tables share
-        memory with this object (no copy of spike times or samples).
+        sorted by ``neuron_id``, signals rows by ``(name, neuron_id)``. The spikes table
+        shares memory with this object; the signals table holds a copy of the samples
+        (transposed from the (T x N) signals), see :meth:`signals_table`.
         """
-        if not isinstance(segment_id, str) or not segment_id:
-            raise ValidationError(f"segment_id must be a non-empty string, got {segment_id!r}")
-        spikes = signals = None
-        if self._spikes is not None:
-            s = self._spikes
-            n = len(s.neuron_id)
-            spikes = pa.Table.from_arrays(
-                [
-                    _repeat(segment_id, pa.string(), n),
-                    _repeat(self.sheet_name, pa.string(), n),
-                    _repeat(bool(self.null), pa.bool_(), n),
-                    pa.array(s.neuron_id, type=pa.int64()),
-                    _repeat(s.units, pa.string(), n),
-                    pa.array(s.t_start, type=pa.float64()),
-                    pa.array(s.t_stop, type=pa.float64()),
-                    pa.array(np.diff(s.offsets), type=pa.int64()),
-                    pa.LargeListArray.from_arrays(
-                        pa.array(s.offsets, type=pa.int64()), pa.array(s.values, type=pa.float64())
-                    ),
-                ],
-                schema=SPIKES_SCHEMA,
-            )
-        if self._signals is not None:
-            g = self._signals
-            n = len(g.neuron_id)
-            signals = pa.Table.from_arrays(
-                [
-                    _repeat(segment_id, pa.string(), n),
-                    _repeat(self.sheet_name, pa.string(), n),
-                    _repeat(bool(self.null), pa.bool_(), n),
-                    pa.array(g.neuron_id, type=pa.int64()),
-                    pa.array(g.name, type=pa.string()),
-                    pa.array(g.units, type=pa.string()),
-                    pa.array(g.time_units, type=pa.string()),
-                    pa.array(g.t_start, type=pa.float64()),
-                    pa.array(g.sampling_period, type=pa.float64()),
-                    pa.array(np.diff(g.offsets), type=pa.int64()),
-                    pa.LargeListArray.from_arrays(
-                        pa.array(g.offsets, type=pa.int64()), pa.array(g.values, type=pa.float64())
-                    ),
-                ],
-                schema=SIGNALS_SCHEMA,
-            )
-        return spikes, signals
+        return self.spikes_table(segment_id), self.signals_table(segment_id)
+
+    def spikes_table(self, segment_id: str) -> pa.Table | None:
+        """The spikes table with ``segment_id`` filled in (no copy of spike times)."""
+        _check_segment_id(segment_id)
+        if self._spikes is None:
+            return None
+        s = self._spikes
+        n = len(s.neuron_id)
+        return pa.Table.from_arrays(
+            [
+                _repeat(segment_id, pa.string(), n),
+                _repeat(self.sheet_name, pa.string(), n),
+                _repeat(bool(self.null), pa.bool_(), n),
+                pa.array(s.neuron_id, type=pa.int64()),
+                _repeat(s.units, pa.string(), n),
+                pa.array(s.t_start, type=pa.float64()),
+                pa.array(s.t_stop, type=pa.float64()),
+                pa.array(np.diff(s.offsets), type=pa.int64()),
+                pa.LargeListArray.from_arrays(
+                    pa.array(s.offsets, type=pa.int64()), pa.array(s.values, type=pa.float64())
+                ),
+            ],
+            schema=SPIKES_SCHEMA,
+        )
+
+    def signals_table(
+        self, segment_id: str, start: int = 0, stop: int | None = None
+    ) -> pa.Table | None:
+        """Rows ``start .. stop`` of the signals table with ``segment_id`` filled in.
+
+        The samples of those rows are copied out of the segment's signals here, and only
+        here: a writer asking for a file's rows a few at a time never holds a second copy
+        of the whole recording (which would also cost fresh memory pages at every write).
+        """
+        _check_segment_id(segment_id)
+        g = self._signals
+        if g is None:
+            return None
+        stop = len(g.neuron_id) if stop is None else stop
+        if not 0 <= start <= stop <= len(g.neuron_id):
+            raise IndexError(f"rows {start}..{stop} of a {len(g.neuron_id)}-row signals table")
+        n = stop - start
+        offsets = g.offsets[start : stop + 1] - g.offsets[start]
+        return pa.Table.from_arrays(
+            [
+                _repeat(segment_id, pa.string(), n),
+                _repeat(self.sheet_name, pa.string(), n),
+                _repeat(bool(self.null), pa.bool_(), n),
+                pa.array(g.neuron_id[start:stop], type=pa.int64()),
+                pa.array(g.name[start:stop], type=pa.string()),
+                pa.array(g.units[start:stop], type=pa.string()),
+                pa.array(g.time_units[start:stop], type=pa.string()),
+                pa.array(g.t_start[start:stop], type=pa.float64()),
+                pa.array(g.sampling_period[start:stop], type=pa.float64()),
+                pa.array(np.diff(offsets), type=pa.int64()),
+                pa.LargeListArray.from_arrays(
+                    pa.array(offsets, type=pa.int64()),
+                    pa.array(g.values(start, stop), type=pa.float64()),
+                ),
+            ],
+            schema=SIGNALS_SCHEMA,
+        )
+
+
+def _check_segment_id(segment_id: str) -> None:
+    if not isinstance(segment_id, str) or not segment_id:
+        raise ValidationError(f"segment_id must be a non-empty string, got {segment_id!r}")
 
 
 def _repeat(value: Any, type_: pa.DataType, n: int) -> pa.Array:
@@ -864,18 +917,14 @@ def _signals_from_list(signals: list, where: str) -> _SignalColumns:
     lengths = np.array([meta[b][4] for b in bl], dtype=np.int64)
     offsets = np.zeros(len(bl) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    values = np.empty(int(offsets[-1]), dtype=np.float64)
-    if offsets[-1]:
-        # Rows taken in order from one signal (the usual case: ids already sorted) form a
-        # run, copied as one (rows x samples) block; anything else is copied row by row.
-        breaks = np.flatnonzero((block[1:] != block[:-1]) | (within[1:] != within[:-1] + 1)) + 1
-        edges = [0, *breaks.tolist(), len(bl)]
-        off = offsets.tolist()
-        for r0, r1 in zip(edges[:-1], edges[1:], strict=True):
-            src = blocks[bl[r0]]  # (N x T) view
-            w0 = wl[r0]
-            n_t = meta[bl[r0]][4]
-            _copy_rows(values[off[r0] : off[r1]].reshape(r1 - r0, n_t), src[w0 : w0 + r1 - r0])
+    # Rows taken in order from one signal (the usual case: ids already sorted) form a run,
+    # later copied as one (rows x samples) block; anything else is a run of one row.
+    breaks = np.flatnonzero((block[1:] != block[:-1]) | (within[1:] != within[:-1] + 1)) + 1
+    edges = [0, *breaks.tolist(), len(bl)]
+    run_sources = tuple(
+        blocks[bl[r0]][wl[r0] : wl[r0] + r1 - r0]
+        for r0, r1 in zip(edges[:-1], edges[1:], strict=True)
+    )
     return _SignalColumns(
         neuron_id=ids,
         name=[names[c] for c in codes.tolist()],
@@ -884,7 +933,8 @@ def _signals_from_list(signals: list, where: str) -> _SignalColumns:
         t_start=np.array([meta[b][2] for b in bl], dtype=np.float64),
         sampling_period=np.array([meta[b][3] for b in bl], dtype=np.float64),
         offsets=offsets,
-        values=values,
+        run_starts=np.array(edges[:-1], dtype=np.int64),
+        run_sources=run_sources,
     )
 
 

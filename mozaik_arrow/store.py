@@ -14,7 +14,7 @@ import errno
 import functools
 import hashlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
@@ -114,18 +114,37 @@ def _spike_parts(spikes: pa.Table) -> list[tuple[int, int]]:
     return _balanced_cuts(counts + 1, schema.SPIKES_PER_FILE, schema.SPIKES_ROWS_PER_GROUP)
 
 
-def _signal_parts(signals: pa.Table) -> list[tuple[str, int, int, int]]:
-    """``(name, start, stop, rows per group)`` of each signals file: one signal per file."""
-    names = signals.column("name").to_numpy(zero_copy_only=False)
-    n_samples = signals.column("n_samples").to_numpy()
+def _signal_parts(names: list[str], n_samples: np.ndarray) -> list[tuple[str, int, int, int]]:
+    """``(name, start, stop, rows per group)`` of each signals file: one signal per file.
+
+    ``names`` and ``n_samples`` describe the rows of a recording's signals table."""
+    if not names:
+        return []
+    name_arr = np.asarray(names, dtype=object)
     # Rows are sorted by (name, neuron_id): each name is one contiguous block.
-    edges = [0, *(np.flatnonzero(names[1:] != names[:-1]) + 1).tolist(), len(names)]
+    edges = [0, *(np.flatnonzero(name_arr[1:] != name_arr[:-1]) + 1).tolist(), len(names)]
     out = []
     for start, stop in zip(edges[:-1], edges[1:], strict=True):
         per_group = max(1, schema.SIGNAL_VALUES_PER_GROUP // max(1, int(n_samples[start])))
         for a, b in _balanced_cuts(n_samples[start:stop], schema.SIGNAL_VALUES_PER_FILE, per_group):
-            out.append((str(names[start]), start + a, start + b, per_group))
+            out.append((names[start], start + a, start + b, per_group))
     return out
+
+
+# Signal samples are transposed into row groups this many values at a time: small enough to
+# stay in cache for the encoder, big enough that Python's per-chunk overhead does not count.
+_TRANSPOSE_VALUES = 1 << 19
+
+
+def _signal_chunks(rec: Recording, sid: str, start: int, stop: int,
+                   per_group: int) -> Iterator[pa.Table]:
+    """Rows ``start .. stop`` of a recording's signals table, made a few row groups at a time
+    (in the thread that encodes them, so transposing overlaps with encoding)."""
+    n_samples = rec.signal_rows[2]
+    per_row = max(1, int(n_samples[start:stop].max(initial=1)))
+    step = per_group * max(1, _TRANSPOSE_VALUES // (per_group * per_row))
+    for a in range(start, stop, step):
+        yield rec.signals_table(sid, a, min(stop, a + step))
 
 
 class DataStore(DataStoreView):
@@ -372,7 +391,7 @@ class ArrowDataStore(DataStore):
         jobs = []
         for rec in recs:
             sid = segment_id(rec.sheet_name, key, null)
-            spikes, signals = rec.tables(sid)
+            spikes = rec.spikes_table(sid)
             part = _partition(rec.sheet_name, key)
             meta = {"mozaik_arrow.segment_id": sid, "mozaik_arrow.stimulus": key}
             row = _segment_row(rec, sid, key, null)
@@ -384,14 +403,14 @@ class ArrowDataStore(DataStore):
                     row["spikes_first_ids"].append(tbl.column("neuron_id")[0].as_py())
                     groups = _fixed_groups(b - a, schema.SPIKES_ROWS_PER_GROUP)
                     jobs.append(("spikes", tbl, path, groups, meta))
-            if signals is not None:
-                for name, a, b, per_group in _signal_parts(signals):
-                    path = f"signals/{part}/{os.urandom(8).hex()}.parquet"
-                    tbl = signals.slice(a, b - a)
-                    row["signals_files"].append(path)
-                    row["signals_file_names"].append(name)
-                    row["signals_first_ids"].append(tbl.column("neuron_id")[0].as_py())
-                    jobs.append(("signals", tbl, path, _fixed_groups(b - a, per_group), meta))
+            names, ids, n_samples = rec.signal_rows
+            for name, a, b, per_group in _signal_parts(names, n_samples):
+                path = f"signals/{part}/{os.urandom(8).hex()}.parquet"
+                row["signals_files"].append(path)
+                row["signals_file_names"].append(name)
+                row["signals_first_ids"].append(int(ids[a]))
+                jobs.append(("signals", _signal_chunks(rec, sid, a, b, per_group), path,
+                             _fixed_groups(b - a, per_group), meta))
             rows.append(row)
         try:
             # pyarrow encodes without the GIL: the files of a recording encode in parallel.
