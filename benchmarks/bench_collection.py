@@ -308,7 +308,8 @@ def measure_s3(n: int, threads: int, repeat: int) -> tuple[dict[str, Any], dict[
         coll.runs()
         out["open_requests"] = len(ep.requests)
         coll.close()
-        # one neuron: cold (first read after open) and warm (a second neuron)
+        # one neuron: cold (first read after open) and warm (a second neuron; these stores
+        # hold 50 neurons per recording, one row group, which the first read decoded)
         url = f"{prefix}/{run_name(0)}"
         with ma.open(url, "r", storage_options=ep.storage_options) as store:
             seg = store.get_segments()[0]

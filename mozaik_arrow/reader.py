@@ -4,7 +4,11 @@ Reading one neuron is the operation users notice: a ``filters=`` read costs 5–
 ``read_row_group`` on an already opened file costs ~0.3 ms (arrow_engineering.md §1.2). So
 each file's footer is parsed once, its row groups' ``neuron_id`` (and signal ``name``)
 ranges are kept as numpy arrays, and a request for some neurons reads only the row groups
-that hold them. Open files are kept in a small LRU.
+that hold them. Open files are kept in a small LRU, and so are the last row groups decoded
+for one-neuron reads: mozaik's idiom is a loop of ``get_spiketrain(i)`` over neighbouring
+ids, which then decodes (and on object storage, fetches) each row group once, not once per
+neuron. Data files never change once committed (new data gets new names), so a decoded row
+group cannot go stale.
 
 Every failure to read names the file: a missing file is a :class:`MissingFileError`, a
 damaged one a :class:`CorruptFileError`.
@@ -12,6 +16,7 @@ damaged one a :class:`CorruptFileError`.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,14 +52,21 @@ class FileCache:
         The store's filesystem.
     max_open : int
         How many files to keep open at once.
+    decoded_bytes : int
+        Memory for row groups kept decoded after one-neuron reads (0: none kept).
     """
 
-    def __init__(self, fs: StoreFileSystem, max_open: int = 64) -> None:
+    def __init__(self, fs: StoreFileSystem, max_open: int = 64,
+                 decoded_bytes: int = 32 * 2**20) -> None:
         self.fs = fs
         # The byte size a commit recorded for a file (set by the store): spares a HEAD per
         # file on object storage.
         self.size_of: Callable[[str], int | None] = lambda rel: None
         self.max_open = max_open
+        self.decoded_bytes = decoded_bytes
+        self._decoded: OrderedDict[tuple[str, int, tuple[str, ...]], pa.Table] = OrderedDict()
+        self._decoded_size = 0
+        self._decoded_lock = threading.Lock()  # segments are read from worker threads too
         self._files: OrderedDict[str, pq.ParquetFile] = OrderedDict()
         self._index: dict[str, GroupIndex] = {}
         self._starts: dict[str, np.ndarray] = {}
@@ -123,15 +135,38 @@ class FileCache:
 
     def read_groups(self, rel: str, groups: Sequence[int], columns: Sequence[str]) -> pa.Table:
         """Read some row groups of ``rel`` (only ``columns``)."""
+        if len(groups) == 1:
+            return self._read_group(rel, int(groups[0]), tuple(columns))
         pf = self.file(rel)
         try:
-            if len(groups) == 1:
-                # One row group (a one-neuron read): without the thread pool's dispatch,
-                # ~0.1 ms of a ~0.3 ms read.
-                return pf.read_row_group(int(groups[0]), columns=list(columns), use_threads=False)
             return pf.read_row_groups([int(g) for g in groups], columns=list(columns))
         except Exception as e:
             raise self._wrap(rel, e) from e
+
+    def _read_group(self, rel: str, group: int, columns: tuple[str, ...]) -> pa.Table:
+        """One row group (a one-neuron read), from the decoded LRU when it is there."""
+        key = (rel, group, columns)
+        with self._decoded_lock:
+            table = self._decoded.get(key)
+            if table is not None:
+                self._decoded.move_to_end(key)
+                return table
+        pf = self.file(rel)
+        try:
+            # Without the thread pool's dispatch: ~0.1 ms of a ~0.3 ms read.
+            table = pf.read_row_group(group, columns=list(columns), use_threads=False)
+        except Exception as e:
+            raise self._wrap(rel, e) from e
+        size = table.nbytes
+        if size <= self.decoded_bytes // 4:
+            with self._decoded_lock:
+                if key not in self._decoded:
+                    self._decoded[key] = table
+                    self._decoded_size += size
+                while self._decoded_size > self.decoded_bytes:
+                    _, old = self._decoded.popitem(last=False)
+                    self._decoded_size -= old.nbytes
+        return table
 
     def read_all(self, rel: str, columns: Sequence[str], name: str | None = None) -> pa.Table:
         """Read every row of ``rel`` (of one signal ``name`` for signals files)."""
@@ -218,3 +253,6 @@ class FileCache:
         self._files.clear()
         self._index.clear()
         self._starts.clear()
+        with self._decoded_lock:
+            self._decoded.clear()
+            self._decoded_size = 0

@@ -413,7 +413,8 @@ class ArrowDataStore(DataStore):
                              _fixed_groups(b - a, per_group), meta))
             rows.append(row)
         try:
-            # pyarrow encodes without the GIL: the files of a recording encode in parallel.
+            # pyarrow encodes, and numpy transposes signals, without the GIL: the files of
+            # a recording are made in parallel.
             workers = max(1, min(len(jobs), os.cpu_count() or 1))
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 for f in [

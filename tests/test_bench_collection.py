@@ -32,7 +32,7 @@ def test_collection_benchmark_runs(capsys, tmp_path, monkeypatch):
     assert res["agree_local"] and res["agree_s3"]
     assert res["s3"]["one_neuron_equal"]
     assert 1 <= res["s3"]["one_neuron_cold_requests"] <= 3
-    assert 1 <= res["s3"]["one_neuron_warm_requests"] <= 3
+    assert res["s3"]["one_neuron_warm_requests"] == 0  # its row group is decoded already
     # the query's result is the generated tuning: 5 densities x 2 sheets x 4 orientations
     rates = res["rates"]
     assert rates.height == 5 * 2 * 4

@@ -109,6 +109,33 @@ def test_one_neuron_reads_only_its_row_group(where):
             seg.get_spiketrain(5)
 
 
+def test_neighbouring_neurons_reuse_their_decoded_row_group(where):
+    """mozaik's idiom is a loop of get_spiketrain(i) over neighbouring ids: their row group is
+    decoded once and kept (a bounded LRU). Damage done to it after the first read is not seen
+    by the loop; a store opened afresh decodes again and reports it."""
+    n = 10 * schema.SPIKES_ROWS_PER_GROUP
+    seg_in = synthetic_segment("V1_Exc_L4", n, mean_rate=20.0, seed=5, first_id=100)
+    with ma.open(where.url, "w") as store:
+        store.add_recording(seg_in, STIM)
+    by_id = {st.annotations["channel_id"]: st for st in seg_in.spiketrains}
+    ids = [100 + 4 * schema.SPIKES_ROWS_PER_GROUP + k for k in range(schema.SPIKES_ROWS_PER_GROUP)]
+    with ma.open(where.url, "r") as store:
+        seg = store.get_segments()[0]
+        rel = seg._row["spikes_files"][0]
+        seg.get_spiketrain(ids[0])
+        data = bytearray(where.read(rel))
+        lo, hi = _group_byte_ranges(bytes(data))[4]
+        data[lo:hi] = b"\xff" * (hi - lo)
+        where.write(rel, bytes(data))
+        got = [seg.get_spiketrain(i) for i in ids]
+        for i, st in zip(ids, got, strict=True):
+            assert np.array_equal(st.magnitude, by_id[i].magnitude)
+        with pytest.raises(ma.CorruptFileError):
+            seg.get_spiketrains()  # a whole-segment read decodes the file again
+    with ma.open(where.url, "r") as store, pytest.raises(ma.CorruptFileError):
+        store.get_segments()[0].get_spiketrain(ids[1])
+
+
 def test_frames_filtered_to_real_recordings_skip_the_null_ones(tmp_path):
     """``null`` has row-group statistics: polars prunes the null recordings' row groups
     (their bytes destroyed here) when a frame is filtered to the real recordings."""

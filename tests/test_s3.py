@@ -95,7 +95,8 @@ def test_explicit_storage_options_round_trip(s3_moto):
 
 def test_one_neuron_read_is_at_most_three_requests(s3_moto):
     """A cold one-neuron read: the footer (size known from the commit: no HEAD) and one
-    coalesced range per row group; a warm one reads the data range only."""
+    coalesced range per row group; a warm one reads the data range only, and none when a
+    neighbour's read decoded its row group already."""
     url = _new_url(s3_moto)
     n = 10 * schema.SPIKES_ROWS_PER_GROUP
     seg_in = synthetic_segment("V1_Exc_L4", n, mean_rate=20.0, seed=3, first_id=100)
@@ -110,10 +111,14 @@ def test_one_neuron_read_is_at_most_three_requests(s3_moto):
         st = seg.get_spiketrain(target)
         cold = [r for r in s3_moto.requests if r.path.endswith(spikes_file)]
         s3_moto.clear_requests()
-        seg.get_spiketrain(target + 1)
+        seg.get_spiketrain(target + 1)  # same row group: decoded already
+        same_group = [r for r in s3_moto.requests if r.path.endswith(spikes_file)]
+        s3_moto.clear_requests()
+        seg.get_spiketrain(target + schema.SPIKES_ROWS_PER_GROUP)
         warm = [r for r in s3_moto.requests if r.path.endswith(spikes_file)]
     assert np.array_equal(st.magnitude, want.magnitude)
     assert len(cold) <= 3 and all(r.method == "GET" and r.range for r in cold), cold
+    assert same_group == []
     assert 1 <= len(warm) <= 2 and all(r.method == "GET" for r in warm), warm
 
 
