@@ -150,6 +150,11 @@ def _write_parquet(fs: StoreFileSystem, rel: str, arrow_schema: pa.Schema,
         return int(sink.tell())
 
 
+# Raw bytes encoded between two hints to start writing a data file out (see
+# StoreFileSystem.start_writeback).
+_WRITEBACK_BYTES = 4 * 2**20
+
+
 def _checkpoint_name(version: int, suffix: str) -> str:
     # "<version>.checkpoint.<...>": never mistaken for a commit record "<version>.json".
     return f"{LOG_DIR}/{version:020d}.checkpoint.{suffix}"
@@ -387,6 +392,7 @@ class Transaction:
         def write(writer: pq.ParquetWriter) -> None:
             nonlocal num_rows
             sizes = iter(group_sizes) if group_sizes is not None else None
+            unsynced = 0  # bytes given to the writer since the last writeback hint
             for part in parts:
                 part = part.cast(out_schema) if part.schema != out_schema else part
                 num_rows += part.num_rows
@@ -394,6 +400,7 @@ class Transaction:
                     writer.write_table(part, row_group_size=schema.METADATA_ROWS_PER_GROUP)
                     continue
                 start = 0
+                row_bytes = part.nbytes / max(1, part.num_rows)
                 while start < part.num_rows:
                     n = next(sizes)
                     if start + n > part.num_rows:
@@ -401,6 +408,10 @@ class Transaction:
                                          f"{path}")
                     writer.write_table(part.slice(start, n), row_group_size=n)
                     start += n
+                    unsynced += n * row_bytes
+                    if unsynced >= _WRITEBACK_BYTES:
+                        self.fs.start_writeback(tmp)
+                        unsynced = 0
 
         try:
             size = _write_parquet(self.fs, tmp, out_schema, write, **options)

