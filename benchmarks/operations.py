@@ -129,20 +129,27 @@ def make_probe(model: Model, n_ids: int = 300, seed: int = 1) -> Probe:
 
 
 def binned_counts(values: np.ndarray, offsets: np.ndarray, t0: float, width: float,
-                  n_bins: int) -> np.ndarray:
+                  n_bins: int, rows: np.ndarray | None = None, n_rows: int | None = None
+                  ) -> np.ndarray:
     """Spike counts of each train in ``n_bins`` bins of ``width`` from ``t0``.
+
+    ``rows`` (optional) gives the output row of each train (trains of one neuron from
+    several recordings add up in one row); ``n_rows`` the number of output rows.
 
     Returns
     -------
-    int64 array (n_trains, n_bins)
+    int64 array (n_trains or n_rows, n_bins)
     """
     offsets = np.asarray(offsets, dtype=np.int64)
     n = len(offsets) - 1
+    if rows is None:
+        rows, n_rows = np.arange(n, dtype=np.int64), n
     v = np.asarray(values[offsets[0]:offsets[-1]])
-    rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
+    row = np.repeat(np.asarray(rows, dtype=np.int64), np.diff(offsets))
     b = np.floor((v - t0) / width).astype(np.int64)
     ok = (b >= 0) & (b < n_bins)
-    return np.bincount(rows[ok] * n_bins + b[ok], minlength=n * n_bins).reshape(n, n_bins)
+    return np.bincount(row[ok] * n_bins + b[ok],
+                       minlength=n_rows * n_bins).reshape(n_rows, n_bins)
 
 
 def _rates(s: SegmentData) -> np.ndarray:

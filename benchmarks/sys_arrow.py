@@ -140,10 +140,9 @@ def ops(model: Model, probe: Probe, path: Path, small_path: Path | None = None,
                                    st_contrast=model.stimuli[probe.stimulus].contrast)
         frame = dsv.spikes().filter(~pl.col("null")).select("neuron_id", "times").collect()
         values, offsets = list_parts(frame["times"].to_arrow())
-        counts = binned_counts(values, offsets, 0.0, probe.bin_ms, n_bins)
-        ids = np.searchsorted(model.sheet(probe.sheet).ids, frame["neuron_id"].to_numpy())
-        total = np.zeros((len(model.sheet(probe.sheet).ids), n_bins), dtype=np.int64)
-        np.add.at(total, ids, counts)
+        sheet_ids = model.sheet(probe.sheet).ids
+        rows = np.searchsorted(sheet_ids, frame["neuron_id"].to_numpy())
+        total = binned_counts(values, offsets, 0.0, probe.bin_ms, n_bins, rows, len(sheet_ids))
         return total / len(probe.psth_stimuli) / (probe.bin_ms / 1000.0)
 
     def sql() -> Any:
