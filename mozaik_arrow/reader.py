@@ -53,7 +53,8 @@ class FileCache:
     max_open : int
         How many files to keep open at once.
     decoded_bytes : int
-        Memory for row groups kept decoded after one-neuron reads (0: none kept).
+        Memory for row groups kept decoded after reads of a single row group (one-neuron
+        reads, one ADS payload), each at most a quarter of it (0: none kept).
     """
 
     def __init__(self, fs: StoreFileSystem, max_open: int = 64,
