@@ -136,13 +136,12 @@ def _signal_parts(names: list[str], n_samples: np.ndarray) -> list[tuple[str, in
 _TRANSPOSE_VALUES = 1 << 19
 
 
-def _signal_chunks(rec: Recording, sid: str, start: int, stop: int,
-                   per_group: int) -> Iterator[pa.Table]:
-    """Rows ``start .. stop`` of a recording's signals table, made a few row groups at a time
-    (in the thread that encodes them, so transposing overlaps with encoding)."""
-    n_samples = rec.signal_rows[2]
-    per_row = max(1, int(n_samples[start:stop].max(initial=1)))
-    step = per_group * max(1, _TRANSPOSE_VALUES // (per_group * per_row))
+def _signal_chunks(rec: Recording, sid: str, start: int, stop: int, per_group: int,
+                   per_row: int) -> Iterator[pa.Table]:
+    """Rows ``start .. stop`` of a recording's signals table (at most ``per_row`` samples
+    each), made a few row groups at a time (in the thread that encodes them, so transposing
+    overlaps with encoding)."""
+    step = per_group * max(1, _TRANSPOSE_VALUES // (per_group * max(1, per_row)))
     for a in range(start, stop, step):
         yield rec.signals_table(sid, a, min(stop, a + step))
 
@@ -409,8 +408,8 @@ class ArrowDataStore(DataStore):
                 row["signals_files"].append(path)
                 row["signals_file_names"].append(name)
                 row["signals_first_ids"].append(int(ids[a]))
-                jobs.append(("signals", _signal_chunks(rec, sid, a, b, per_group), path,
-                             _fixed_groups(b - a, per_group), meta))
+                chunks = _signal_chunks(rec, sid, a, b, per_group, int(n_samples[a:b].max()))
+                jobs.append(("signals", chunks, path, _fixed_groups(b - a, per_group), meta))
             rows.append(row)
         try:
             # pyarrow encodes, and numpy transposes signals, without the GIL: the files of
