@@ -171,6 +171,7 @@ class AnalysisResults:
         self._frames: dict[str, pl.DataFrame] = {}  # metadata file -> its rows
         self._committed: tuple[Snapshot, pl.DataFrame] | None = None
         self._scanned = False  # the first filtered query of a fresh store scans with pushdown
+        self._strings: tuple[Snapshot, dict[str, str]] | None = None  # see stimulus_strings
 
     # -- committed state -------------------------------------------------------------------
     @staticmethod
@@ -225,6 +226,27 @@ class AnalysisResults:
                 df = df.sort("_version", "_position")
         self._committed = (snap, df)
         return df
+
+    def stimulus_strings(self) -> dict[str, str] | None:
+        """Stimulus key -> stimulus string of every ADS (committed, then pending) that has a
+        stimulus; None while the committed rows are not read yet (a fresh store's first
+        query scans its metadata with pushdown instead of reading them all)."""
+        snap = self._snapshot()
+        if self._committed is None or self._committed[0] is not snap:
+            return None
+        memo = self._strings
+        if memo is None or memo[0] is not snap:
+            rows = (self._committed[1].select("stimulus", "^stimulus_id$")
+                    .drop_nulls("stimulus").unique("stimulus", maintain_order=True))
+            memo = self._strings = (snap, dict(rows.iter_rows()) if rows.width == 2 else {})
+        strings = memo[1]
+        if self._pending:
+            strings = dict(strings)
+            for a in self._pending.values():
+                if a.stimulus_id is not None:
+                    text, key, _ = canonical_stimulus(a.stimulus_id)
+                    strings.setdefault(key, text)
+        return strings
 
     # -- writing ----------------------------------------------------------------------------
     def add(self, result: AnalysisDataStructure) -> None:

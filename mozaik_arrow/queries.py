@@ -2,7 +2,10 @@
 
 Every query takes a :class:`~mozaik_arrow.view.DataStoreView` and returns a new view (or a
 list of views) whose plans are filters of the input's: no query loops over recordings or
-analysis results in Python, and none reads recording data. Parameters are compared through
+analysis results in Python, and none reads recording data. ``param_filter_query`` on a store
+(or on a view it made) picks recordings through per-snapshot inverted indexes instead of a
+plan (stimulus parameter pair -> stimuli -> segments rows): set lookups, O(result), because
+one polars collect costs more than the whole query on the few-hundred-row segments table. Parameters are compared through
 the ``_pairs`` column of the stimuli and ADS tables (see :mod:`mozaik_arrow.flatten`), so a
 filter is exact (``1 == 1.0``, ``True != 1``) and an object that lacks a parameter never
 matches it. Semantics follow mozaik (``reference/mozaik_semantics.md``); where mozaik's code
@@ -20,8 +23,10 @@ import polars as pl
 
 from .flatten import pair, param_pairs, stimulus_params
 from .parametrized import canonical_stimulus
+from .view import Selected
 
 if TYPE_CHECKING:
+    from .snapshot import Snapshot
     from .view import DataStoreView
 
 __all__ = [
@@ -133,6 +138,88 @@ def _semi(plan: pl.LazyFrame, ids: pl.DataFrame, start: int, n: int,
     return lambda: plan.join(ids.slice(start, n).lazy(), on=column, how="semi", maintain_order="left")
 
 
+# -- stimulus matching -------------------------------------------------------------------------
+def _pairs_match(pairs: Sequence[str], kwargs: Mapping[str, Any]) -> bool:
+    """:func:`pairs_filter` for one object's pairs, in Python."""
+    have = set(pairs)
+    return all(any(pair(n, v) in have for v in _any_of(value)) for n, value in kwargs.items())
+
+
+def _stimulus_index(snap: Snapshot) -> dict[str, set[str]]:
+    """pair -> keys of the snapshot's stimuli having it (built once per snapshot)."""
+    index: dict[str, set[str]] = {}
+    for row in snap.rows("stimuli"):
+        for p in row["_pairs"]:
+            index.setdefault(p, set()).add(row["stimulus"])
+    return index
+
+
+def _rows_index(snap: Snapshot) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """Positions of the snapshot's segments rows by stimulus key and by sheet (built once)."""
+    by_stimulus: dict[str, list[int]] = {}
+    by_sheet: dict[str, list[int]] = {}
+    for i, row in enumerate(snap.rows("segments")):
+        by_stimulus.setdefault(row["stimulus"], []).append(i)
+        by_sheet.setdefault(row["sheet_name"], []).append(i)
+    return by_stimulus, by_sheet
+
+
+def _pick(selected: Selected, keys: set[str] | None, sheets: set[str] | None) -> tuple[int, ...]:
+    """Positions of ``selected`` whose stimulus is in ``keys`` and sheet in ``sheets`` (None:
+    any), in store order: an index lookup, O(result) for a store."""
+    by_stimulus, by_sheet = selected.snap.memo("segments_index", _rows_index)
+    found: set[int] | None = None
+    if keys is not None:
+        found = {i for k in keys for i in by_stimulus.get(k, ())}
+    if sheets is not None:
+        on = {i for sh in sheets for i in by_sheet.get(sh, ())}
+        found = on if found is None else found & on
+    if selected.positions is not None:
+        found = set(selected.positions) if found is None else found.intersection(selected.positions)
+    return tuple(range(selected.snap.num_rows("segments"))) if found is None else tuple(sorted(found))
+
+
+def _matching_stimuli(snap: Snapshot, st: Mapping[str, Any]) -> set[str]:
+    """Keys of the snapshot's stimuli whose parameters match ``st`` (set lookups, no plan)."""
+    index = snap.memo("stimulus_pairs", _stimulus_index)
+    keys: set[str] | None = None
+    for name, value in st.items():
+        hit: set[str] = set()
+        for v in _any_of(value):
+            hit |= index.get(pair(name, v), set())
+        keys = hit if keys is None else keys & hit
+    return keys if keys is not None else set()
+
+
+def _stored_keys(snap: Snapshot) -> set[str]:
+    return {row["stimulus"] for row in snap.rows("stimuli")}
+
+
+def _ads_with_stimulus(plan: pl.LazyFrame, st: Mapping[str, Any], matching: set[str],
+                       stored: set[str]) -> pl.LazyFrame:
+    """ADS of ``plan`` whose stimulus matches ``st``, for plans whose ADS stimuli are not
+    known in advance (a fresh store's first scan, collections). ``matching`` holds the keys of the
+    matching stored stimuli (``stored``: every stored key); a stimulus the store holds no
+    recording of (mozaik's trial-averaging analyses make such ids, ``trial`` None) is
+    matched by parsing its string, once per distinct stimulus."""
+
+    def exact(frame: pl.DataFrame) -> pl.DataFrame:
+        keys = frame.get_column("stimulus")
+        # Decided once per distinct stimulus of the rows, in Python: few, and set lookups.
+        distinct = [k for k in keys.unique().to_list() if k is not None]
+        keep = [k for k in distinct if k in matching]
+        unknown = [k for k in distinct if k not in stored]
+        if unknown and "stimulus_id" in frame.columns:  # a parameter column: absent if unused
+            others = frame.filter(keys.is_in(unknown)).unique("stimulus").select("stimulus", "stimulus_id")
+            keep += [k for k, text in others.iter_rows()
+                     if _pairs_match(param_pairs(stimulus_params(text)), st)]
+        return frame.filter(keys.is_in(keep))
+
+    # A function of whole rows (it needs ``stimulus_id``, which later projections may drop),
+    # and a barrier: the plan's own filters run first, so this sees only their rows.
+    return plan.map_batches(exact)
+
+
 # -- queries -----------------------------------------------------------------------------------
 def param_filter_query(
     dsv: DataStoreView, ads_unique: bool = False, rec_unique: bool = False, **kwargs: Any
@@ -148,34 +235,66 @@ def param_filter_query(
     """
     st = {k[3:]: v for k, v in kwargs.items() if k.startswith("st_")}
     rest = {k: v for k, v in kwargs.items() if not k.startswith("st_")}
-    rec = dsv._recordings()
-    if set(rest) == {"sheet_name"}:
-        sheets = [s for s in _any_of(rest["sheet_name"]) if isinstance(s, str)]
-        rec = rec.filter(pl.col("sheet_name").is_in(sheets))
-    elif rest:
-        rec = rec.head(0)  # recordings have no other parameters
-    keys = _stimuli(dsv).filter(pairs_filter(st)).select("stimulus") if st else None
-    if keys is not None:
-        rec = rec.join(keys, on="stimulus", how="semi", maintain_order="left")
+    sheets = ({s for s in _any_of(rest["sheet_name"]) if isinstance(s, str)}
+              if set(rest) == {"sheet_name"} else None)
+    selected = dsv._selected()
+    rec: Any
+    if selected is not None:
+        # Recordings picked from the snapshot's rows with set lookups: no polars plan is
+        # collected (one collect costs more than the whole query; see view.Selected).
+        snap, now = selected.snap, dsv.full_datastore._snapshot()
+        keys = _matching_stimuli(now, st) if st else None
+        picked = () if rest and sheets is None else _pick(selected, keys, sheets)
+        rec = Selected(snap, picked)
+        if keys is not None:
+            def known() -> tuple[set[str], set[str]]:
+                return keys, now.memo("stimulus_keys", _stored_keys)
+    else:
+        rec = dsv._recordings()
+        if sheets is not None:
+            rec = rec.filter(pl.col("sheet_name").is_in(sorted(sheets)))
+        elif rest:
+            rec = rec.head(0)  # recordings have no other parameters
+        if st:
+            matching = _stimuli(dsv).filter(pairs_filter(st)).select("stimulus")
+            rec = rec.join(matching, on="stimulus", how="semi", maintain_order="left")
+
+            def known() -> tuple[set[str], set[str]]:
+                stimuli = _stimuli(dsv).select("stimulus", pairs_filter(st).alias("hit")).collect()
+                return (set(stimuli.filter("hit").get_column("stimulus").to_list()),
+                        set(stimuli.get_column("stimulus").to_list()))
 
     def select_ads(plan: pl.LazyFrame) -> pl.LazyFrame:
         if rest:
             plan = plan.filter(pairs_filter(rest))
-        if keys is not None:
-            plan = plan.join(keys, on="stimulus", how="semi", maintain_order="left")
+        if st:
+            matching, stored = known()
+            strings = getattr(dsv.full_datastore, "_ads_stimulus_strings", lambda: None)()
+            if strings is None:
+                plan = _ads_with_stimulus(plan, st, matching, stored)
+            else:  # every ADS stimulus is known here: a plain filter, which polars optimises
+                extra = [k for k, text in strings.items() if k not in stored
+                         and _pairs_match(param_pairs(stimulus_params(text)), st)]
+                plan = plan.filter(pl.col("stimulus").is_in(sorted(matching) + extra))
         return plan
 
-    # A store fresh from opening scans its ADS metadata with pushdown of these filters
-    # (built on first use); otherwise the ADS plan is filtered as it is.
+    # A store fresh from opening scans its ADS metadata with pushdown of these filters;
+    # otherwise the ADS plan is filtered as it is. Either is built on first use.
     scan = dsv._ads_pushdown(rest) if rest and dsv is dsv.full_datastore else None
-    ads: Any = select_ads(dsv._ads()) if scan is None else (lambda: select_ads(scan()))
+    if scan is not None:
+        ads: Any = lambda: select_ads(scan())  # noqa: E731
+    elif st:
+        ads_plan = dsv._ads()
+        ads = lambda: select_ads(ads_plan)  # noqa: E731
+    else:
+        ads = select_ads(dsv._ads())
     view = dsv._with(recordings=rec, ads=ads)
     if ads_unique:
         n = view._ads().select(pl.len()).collect().item()
         if n != 1:
             raise ValueError(f"Result was expected to have only single ADS, it contains {n}")
     if rec_unique:
-        n = rec.filter(~pl.col("null")).select(pl.len()).collect().item()
+        n = sum(not r["null"] for r in view._rows(None))
         if n != 1:
             raise ValueError(f"Result was expected to have only single Segment, it contains {n}")
     return view

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from . import schema
 
-__all__ = ["Deferred", "Snapshot", "ROW_SCHEMAS", "ROW_TABLES"]
+__all__ = ["Deferred", "Snapshot", "ROW_SCHEMAS", "ROW_TABLES", "frame_rows"]
 
 # The in-memory index of sensory stimuli: which file holds which stimulus.
 _SENSORY_INDEX = pa.schema(
@@ -114,6 +114,14 @@ class _Rows(Deferred):
     def __init__(self, rows: list[dict[str, Any]], table_name: str) -> None:
         super().__init__(functools.partial(pa.Table.from_pylist, rows, schema=ROW_SCHEMAS[table_name]))
         self.rows, self.table_name = rows, table_name
+
+
+def frame_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as dicts of Python values."""
+    names = frame.columns
+    # Column by column, then zipped: ~5x faster than ``to_dicts`` on list columns.
+    return [dict(zip(names, values, strict=True))
+            for values in zip(*(c.to_list() for c in frame.get_columns()), strict=True)]
 
 
 def _resolve(chunk: pa.Table | Deferred) -> pa.Table:
@@ -242,6 +250,22 @@ class Snapshot:
         if table not in cache:
             cache[table] = pl.from_arrow(self.table(table).combine_chunks())
         return cache[table]
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        """The metadata table as row dicts of Python values, in commit order (cached per
+        snapshot, shared by every caller: read-only). Queries that pick a few rows by
+        position use these instead of a polars plan, whose every collect costs ~0.3 ms."""
+        cache = self._cache().setdefault("rows", {})
+        if table not in cache:
+            cache[table] = frame_rows(self.frame(table))
+        return cache[table]
+
+    def memo(self, name: str, build: Callable[[Snapshot], Any]) -> Any:
+        """``build(self)``, computed once per snapshot (for indexes derived from its tables)."""
+        cache = self._cache().setdefault("memo", {})
+        if name not in cache:
+            cache[name] = build(self)
+        return cache[name]
 
     def files_under(self, top: str) -> list[str]:
         """The files under one top-level directory (``"ads"``, ``"stimuli"``...), sorted

@@ -51,7 +51,7 @@ from .run_parameters import (
     sheet_texts,
 )
 from .snapshot import ROW_SCHEMAS, Snapshot
-from .view import DataStoreView
+from .view import DataStoreView, Selected
 
 __all__ = ["DataStore", "ArrowDataStore", "Hdf5DataStore", "open"]
 
@@ -287,6 +287,12 @@ class ArrowDataStore(DataStore):
 
     def _recordings(self) -> pl.LazyFrame:
         return _deferred(self._snapshot(), "segments")
+
+    def _selected(self) -> Selected:
+        return Selected(self._snapshot())
+
+    def _ads_stimulus_strings(self) -> dict[str, str] | None:
+        return self._ads_results.stimulus_strings()
 
     def _ads(self) -> pl.LazyFrame:
         return self._ads_results.plan()

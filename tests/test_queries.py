@@ -295,14 +295,73 @@ def filters(draw):
     return out
 
 
+def _as_plan(view):
+    """The same view with its recordings as a polars plan (queries on a store pick rows of
+    its snapshot instead: both paths must agree)."""
+    return ma.DataStoreView(None, view.full_datastore, recordings=view._recordings(), ads=view._ads())
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kwargs=filters())
 def test_param_filter_query_equals_the_naive_rules(store, kwargs):
-    v = q.param_filter_query(store, **kwargs)
     recs, ads = _naive(store, kwargs)
-    got = sorted(s.identifier for s in v.get_segments() + v.get_segments(null=True))
-    assert got == recs
-    assert [ads_params(a) for a in v.analysis_result_copy()] == [ads_params(a) for a in ads]
+    for start in (store, _as_plan(store)):
+        v = q.param_filter_query(start, **kwargs)
+        got = sorted(s.identifier for s in v.get_segments() + v.get_segments(null=True))
+        assert got == recs
+        assert [ads_params(a) for a in v.analysis_result_copy()] == [ads_params(a) for a in ads]
+        assert v.get_stimuli() == [s.annotations["stimulus"] for s in v.get_segments()]
+        assert v.segments_frame().collect()["segment_id"].sort().to_list() == recs
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=filters(), second=filters())
+def test_chained_queries_equal_one_query_on_a_plan(store, first, second):
+    """A query on a query's result (rows picked twice) equals the same chain over plans,
+    in store order, for segments, stimuli and sheets."""
+    fast = q.param_filter_query(q.param_filter_query(store, **first), **second)
+    slow = q.param_filter_query(q.param_filter_query(_as_plan(store), **first), **second)
+    assert fast._selected() is not None and slow._selected() is None
+    for null in (False, True):
+        assert [s.identifier for s in fast.get_segments(null)] == \
+            [s.identifier for s in slow.get_segments(null)]
+        assert fast.get_stimuli(null) == slow.get_stimuli(null)
+    assert fast.sheets() == slow.sheets()
+    assert fast.segments_frame().collect().equals(slow.segments_frame().collect())
+
+
+def test_trial_averaged_ads_match_stimulus_filters(tmp_path):
+    """mozaik's trial-averaging analyses store ADS whose stimulus (``trial`` None) has no
+    recording: ``st_`` filters match them by their own parameters, as mozaik does."""
+    with ma.open(tmp_path / "s", "w") as s:
+        for k, stim in enumerate(STIMULI[:4]):
+            s.add_recording([synthetic_segment("V1_Exc_L4", 3, seed=k, duration=100.0)], stim)
+        for stim in STIMULI[:4]:
+            averaged = canonical_stimulus(dict(stim, trial=None))[0]
+            s.add_analysis_result(SingleValue(1.0, pq.Hz, value_name="averaged rate",
+                                              sheet_name="V1_Exc_L4", stimulus_id=averaged))
+    store = ma.open(tmp_path / "s")
+    for kwargs in ({"st_orientation": 0.0}, {"st_orientation": 0.0, "st_contrast": 10.0},
+                   {"st_trial": None}, {"st_trial": 0}, {"st_contrast": [10.0, 100.0]}):
+        recs, ads = _naive(store, kwargs)
+        assert bool(ads) == (kwargs != {"st_trial": 0}), kwargs  # averaged ADS have trial None
+        for start in (store, _as_plan(store)):
+            v = q.param_filter_query(start, **kwargs)
+            assert [ads_params(a) for a in v.analysis_result_copy()] == [ads_params(a) for a in ads]
+            assert sorted(x.identifier for x in v.get_segments()) == recs
+    assert len(q.param_filter_query(store, st_orientation=0.0).analysis_result_copy()) == 2
+    assert q.param_filter_query(store, st_trial=0).analysis_result_copy() == []
+    # a fresh store's first query (metadata scanned with pushdown), and pending ADS
+    fresh = ma.open(tmp_path / "s")
+    v = q.param_filter_query(fresh, value_name="averaged rate", st_orientation=0.0, st_contrast=10.0)
+    assert [a.stimulus_id for a in v.analysis_result_copy()] == \
+        [canonical_stimulus(dict(STIMULI[0], trial=None))[0]]
+    with ma.open(tmp_path / "s", "a") as w:
+        w.add_analysis_result(SingleValue(2.0, pq.Hz, value_name="pending", stimulus_id=canonical_stimulus(
+            dict(STIMULI[0], contrast=55.0, trial=None))[0]))
+        for start in (w, _as_plan(w)):
+            v = q.param_filter_query(start, st_contrast=55.0)
+            assert [a.value_name for a in v.analysis_result_copy()] == ["pending"]
 
 
 def test_print_content(store, capsys):
