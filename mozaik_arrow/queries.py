@@ -5,7 +5,8 @@ list of views) whose plans are filters of the input's: no query loops over recor
 analysis results in Python, and none reads recording data. ``param_filter_query`` on a store
 (or on a view it made) picks recordings through per-snapshot inverted indexes instead of a
 plan (stimulus parameter pair -> stimuli -> segments rows): set lookups, O(result), because
-one polars collect costs more than the whole query on the few-hundred-row segments table. Parameters are compared through
+one polars collect costs more than the whole query on the small segments table.
+Parameters are compared through
 the ``_pairs`` column of the stimuli and ADS tables (see :mod:`mozaik_arrow.flatten`), so a
 filter is exact (``1 == 1.0``, ``True != 1``) and an object that lacks a parameter never
 matches it. Semantics follow mozaik (``reference/mozaik_semantics.md``); where mozaik's code
@@ -164,9 +165,10 @@ def _rows_index(snap: Snapshot) -> tuple[dict[str, list[int]], dict[str, list[in
     return by_stimulus, by_sheet
 
 
-def _pick(selected: Selected, keys: set[str] | None, sheets: set[str] | None) -> tuple[int, ...]:
+def _pick(selected: Selected, keys: set[str] | None, sheets: set[str] | None
+          ) -> tuple[int, ...] | None:
     """Positions of ``selected`` whose stimulus is in ``keys`` and sheet in ``sheets`` (None:
-    any), in store order: an index lookup, O(result) for a store."""
+    any), in store order: an index lookup, O(result) for a store. None: every row."""
     by_stimulus, by_sheet = selected.snap.memo("segments_index", _rows_index)
     found: set[int] | None = None
     if keys is not None:
@@ -176,7 +178,7 @@ def _pick(selected: Selected, keys: set[str] | None, sheets: set[str] | None) ->
         found = on if found is None else found & on
     if selected.positions is not None:
         found = set(selected.positions) if found is None else found.intersection(selected.positions)
-    return tuple(range(selected.snap.num_rows("segments"))) if found is None else tuple(sorted(found))
+    return None if found is None else tuple(sorted(found))
 
 
 def _matching_stimuli(snap: Snapshot, st: Mapping[str, Any]) -> set[str]:
@@ -198,9 +200,9 @@ def _stored_keys(snap: Snapshot) -> set[str]:
 def _ads_with_stimulus(plan: pl.LazyFrame, st: Mapping[str, Any], matching: set[str],
                        stored: set[str]) -> pl.LazyFrame:
     """ADS of ``plan`` whose stimulus matches ``st``, for plans whose ADS stimuli are not
-    known in advance (a fresh store's first scan, collections). ``matching`` holds the keys of the
-    matching stored stimuli (``stored``: every stored key); a stimulus the store holds no
-    recording of (mozaik's trial-averaging analyses make such ids, ``trial`` None) is
+    known in advance (a fresh store's first scan, collections). ``matching`` holds the keys
+    of the matching stored stimuli (``stored``: every stored key); a stimulus the store holds
+    no recording of (mozaik's trial-averaging analyses make such ids, ``trial`` None) is
     matched by parsing its string, once per distinct stimulus."""
 
     def exact(frame: pl.DataFrame) -> pl.DataFrame:
