@@ -397,6 +397,9 @@ class _Metadata:
     def _stimuli_metadata(self) -> pl.LazyFrame:
         return self._state.stimuli().lazy()
 
+    def _ads_stimulus_strings(self) -> None:
+        return None  # not kept across runs: queries parse the ADS' own stimuli
+
 
 def _deferred(fn: Callable[[], pl.DataFrame]) -> pl.LazyFrame:
     return pl.defer(fn, schema=lambda: fn().schema)

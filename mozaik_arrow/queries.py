@@ -146,6 +146,11 @@ def _pairs_match(pairs: Sequence[str], kwargs: Mapping[str, Any]) -> bool:
     return all(any(pair(n, v) in have for v in _any_of(value)) for n, value in kwargs.items())
 
 
+def _stimulus_matches(text: str, st: Mapping[str, Any]) -> bool:
+    """Whether the stimulus string ``text`` matches ``st`` (for stimuli not in the index)."""
+    return _pairs_match(param_pairs(stimulus_params(text)), st)
+
+
 def _stimulus_index(snap: Snapshot) -> dict[str, set[str]]:
     """pair -> keys of the snapshot's stimuli having it (built once per snapshot)."""
     index: dict[str, set[str]] = {}
@@ -213,8 +218,7 @@ def _ads_with_stimulus(plan: pl.LazyFrame, st: Mapping[str, Any], matching: set[
         unknown = [k for k in distinct if k not in stored]
         if unknown and "stimulus_id" in frame.columns:  # a parameter column: absent if unused
             others = frame.filter(keys.is_in(unknown)).unique("stimulus").select("stimulus", "stimulus_id")
-            keep += [k for k, text in others.iter_rows()
-                     if _pairs_match(param_pairs(stimulus_params(text)), st)]
+            keep += [k for k, text in others.iter_rows() if _stimulus_matches(text, st)]
         return frame.filter(keys.is_in(keep))
 
     # A function of whole rows (it needs ``stimulus_id``, which later projections may drop),
@@ -244,7 +248,9 @@ def param_filter_query(
     if selected is not None:
         # Recordings picked from the snapshot's rows with set lookups: no polars plan is
         # collected (one collect costs more than the whole query; see view.Selected).
-        snap, now = selected.snap, dsv.full_datastore._snapshot()
+        snap = selected.snap
+        # The store's latest state for stimuli (that of a view's rows may be older).
+        now = snap if dsv is dsv.full_datastore else dsv.full_datastore._snapshot()
         keys = _matching_stimuli(now, st) if st else None
         picked = () if rest and sheets is None else _pick(selected, keys, sheets)
         rec = Selected(snap, picked)
@@ -271,12 +277,12 @@ def param_filter_query(
             plan = plan.filter(pairs_filter(rest))
         if st:
             matching, stored = known()
-            strings = getattr(dsv.full_datastore, "_ads_stimulus_strings", lambda: None)()
+            strings = dsv.full_datastore._ads_stimulus_strings()
             if strings is None:
                 plan = _ads_with_stimulus(plan, st, matching, stored)
             else:  # every ADS stimulus is known here: a plain filter, which polars optimises
-                extra = [k for k, text in strings.items() if k not in stored
-                         and _pairs_match(param_pairs(stimulus_params(text)), st)]
+                extra = [k for k, text in strings.items()
+                         if k not in stored and _stimulus_matches(text, st)]
                 plan = plan.filter(pl.col("stimulus").is_in(sorted(matching) + extra))
         return plan
 

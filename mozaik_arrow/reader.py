@@ -113,10 +113,8 @@ class FileCache:
         if lists is None:
             pf = self.file(rel)
             arrow = pf.schema_arrow  # built on each access: once per file here
-            lists = self._lists[rel] = frozenset(
-                f.name for f in arrow
-                if pf.metadata.num_row_groups > 1
-                and (pa.types.is_list(f.type) or pa.types.is_large_list(f.type)))
+            lists = self._lists[rel] = frozenset() if pf.metadata.num_row_groups < 2 else frozenset(
+                f.name for f in arrow if pa.types.is_list(f.type) or pa.types.is_large_list(f.type))
         return not lists.isdisjoint(columns)
 
     def index(self, rel: str) -> GroupIndex:

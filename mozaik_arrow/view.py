@@ -172,6 +172,11 @@ class DataStoreView:
         :meth:`AnalysisResults.pushdown_plan`); None for views, whose plans are built."""
         return None
 
+    def _ads_stimulus_strings(self) -> dict[str, str] | None:
+        """Stimulus key -> string of every ADS, when known without reading (stores only:
+        see :meth:`AnalysisResults.stimulus_strings`); None otherwise."""
+        return None
+
     def _with(self, recordings: _Plan | None = None, ads: _Plan | None = None) -> DataStoreView:
         if recordings is None:
             recordings = self._selected() or self._recordings()
