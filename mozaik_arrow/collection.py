@@ -397,7 +397,7 @@ class _Metadata:
     def _stimuli_metadata(self) -> pl.LazyFrame:
         return self._state.stimuli().lazy()
 
-    def _ads_stimulus_strings(self) -> None:
+    def _ads_stimulus_strings(self, snap: Any = None) -> None:
         return None  # not kept across runs: queries parse the ADS' own stimuli
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import polars as pl
 
 from .flatten import pair, param_pairs, stimulus_params
@@ -134,6 +135,20 @@ def _views_by_group(
     return out
 
 
+def _ads_groups(dsv: DataStoreView, frame: pl.DataFrame, order: Any, lengths: Any
+                ) -> list[DataStoreView]:
+    """One view per group of rows of ``frame`` (``order``: positions group after group),
+    each taking its rows on first use."""
+    recordings = dsv._selected() or dsv._recordings()
+    bounds = np.concatenate([[0], np.cumsum(lengths)]).tolist()
+
+    def rows(a: int, b: int) -> Callable[[], pl.LazyFrame]:
+        return lambda: frame[order[a:b]].lazy()
+
+    return [dsv._with(recordings=recordings, ads=rows(a, b))
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 def _semi(plan: pl.LazyFrame, ids: pl.DataFrame, start: int, n: int,
           column: str) -> Callable[[], pl.LazyFrame]:
     return lambda: plan.join(ids.slice(start, n).lazy(), on=column, how="semi", maintain_order="left")
@@ -245,6 +260,7 @@ def param_filter_query(
               if set(rest) == {"sheet_name"} else None)
     selected = dsv._selected()
     rec: Any
+    now: Snapshot | None = None  # the store's latest snapshot, read once per query
     if selected is not None:
         # Recordings picked from the snapshot's rows with set lookups: no polars plan is
         # collected (one collect costs more than the whole query; see view.Selected).
@@ -277,7 +293,7 @@ def param_filter_query(
             plan = plan.filter(pairs_filter(rest))
         if st:
             matching, stored = known()
-            strings = dsv.full_datastore._ads_stimulus_strings()
+            strings = dsv.full_datastore._ads_stimulus_strings(now)
             if strings is None:
                 plan = _ads_with_stimulus(plan, st, matching, stored)
             else:  # every ADS stimulus is known here: a plain filter, which polars optimises
@@ -286,16 +302,35 @@ def param_filter_query(
                 plan = plan.filter(pl.col("stimulus").is_in(sorted(matching) + extra))
         return plan
 
-    # A store fresh from opening scans its ADS metadata with pushdown of these filters;
-    # otherwise the ADS plan is filtered as it is. Either is built on first use.
-    scan = dsv._ads_pushdown(rest) if rest and dsv is dsv.full_datastore else None
-    if scan is not None:
-        ads: Any = lambda: select_ads(scan())  # noqa: E731
+    # A store whose ADS rows are read picks them through its pair index; one fresh from
+    # opening scans its ADS metadata with pushdown of these filters; otherwise the ADS plan
+    # is filtered as it is. Each is built on first use.
+    indexed = dsv._ads_indexed(now)
+    scan = None
+    if indexed is None and rest and dsv is dsv.full_datastore:
+        scan = dsv._ads_pushdown(rest)
+    ads: Any
+    if indexed is not None:
+        frame, index = indexed
+        strings = dsv.full_datastore._ads_stimulus_strings(now) if st else None
+
+        def picked() -> pl.LazyFrame:
+            rows = index.rows_matching(rest, _any_of)
+            if st:
+                matching, stored = known()
+                extra = [k for k, text in (strings or {}).items()
+                         if k not in stored and _stimulus_matches(text, st)]
+                rows = index.with_stimulus(rows, [*matching, *extra])
+            return frame[rows].lazy()
+
+        ads = picked
+    elif scan is not None:
+        ads = lambda: select_ads(scan())  # noqa: E731
     elif st:
-        ads_plan = dsv._ads()
+        ads_plan = dsv._ads(now)
         ads = lambda: select_ads(ads_plan)  # noqa: E731
     else:
-        ads = select_ads(dsv._ads())
+        ads = select_ads(dsv._ads(now))
     view = dsv._with(recordings=rec, ads=ads)
     if ads_unique:
         n = view._ads().select(pl.len()).collect().item()
@@ -363,6 +398,23 @@ def partition_analysis_results_by_parameters_query(
 ) -> list[DataStoreView]:
     """Views of ADS equal but for ``parameter_list`` (``excpt=True``: equal on exactly
     those, one ADS type required); each view keeps every recording. No ADS → ``[]``."""
+    indexed = dsv._ads_indexed()
+    if indexed is not None and indexed[0].height:
+        frame, index = indexed
+        if not isinstance(parameter_list, list):
+            raise QueryError("parameter_list has to be given, as a list")
+        if excpt:
+            if len(index.groups(["name"], keep=True)[1]) != 1:
+                raise QueryError("If excpt==True you have to provide a dsv containing the same "
+                                 "ADS type")
+            order, lengths = index.groups([*parameter_list, "name"], keep=True)
+        else:
+            bad = index.first_lacking(parameter_list)
+            if bad is not None:
+                raise KeyError(f"analysis result {frame['ads_key'][bad[0]]!r} has no "
+                               f"parameter {bad[1]!r}")
+            order, lengths = index.groups(parameter_list, keep=False)
+        return _ads_groups(dsv, frame, order, lengths)
     frame = dsv._ads().collect()
     return _partition_ads(dsv, frame, "_pairs", parameter_list, excpt, "ADS")
 

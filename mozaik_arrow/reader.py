@@ -43,6 +43,11 @@ class GroupIndex:
     num_rows: int
 
 
+# read_rows reads up to this many row groups one at a time through the decoded LRU (more:
+# one multi-threaded read, not kept).
+_GROUPS_ONE_BY_ONE = 256
+
+
 class FileCache:
     """Open Parquet files of one store, their footers and row-group indexes.
 
@@ -161,20 +166,29 @@ class FileCache:
 
     def _read_group(self, rel: str, group: int, columns: tuple[str, ...]) -> pa.Table:
         """One row group (a one-neuron read), from the decoded LRU when it is there."""
-        key = (rel, group, columns)
+
+        def read(pf: pq.ParquetFile) -> pa.Table:
+            # Without the thread pool's dispatch: ~0.1 ms of a ~0.3 ms read.
+            return pf.read_row_group(group, columns=list(columns), use_threads=False)
+
+        return self._decoded_read((rel, group, columns), read, self.decoded_bytes // 4)
+
+    def _decoded_read(self, key: tuple[str, int, tuple[str, ...]],
+                      read: Callable[[pq.ParquetFile], pa.Table], keep_up_to: int) -> pa.Table:
+        """``read(file)``, kept decoded in the LRU when at most ``keep_up_to`` bytes (safe:
+        committed files never change)."""
         with self._decoded_lock:
             table = self._decoded.get(key)
             if table is not None:
                 self._decoded.move_to_end(key)
                 return table
-        pf = self.file(rel)
+        pf = self.file(key[0])
         try:
-            # Without the thread pool's dispatch: ~0.1 ms of a ~0.3 ms read.
-            table = pf.read_row_group(group, columns=list(columns), use_threads=False)
+            table = read(pf)
         except Exception as e:
-            raise self._wrap(rel, e) from e
+            raise self._wrap(key[0], e) from e
         size = table.nbytes
-        if size <= self.decoded_bytes // 4:
+        if size <= keep_up_to:
             with self._decoded_lock:
                 if key not in self._decoded:
                     self._decoded[key] = table
@@ -185,13 +199,16 @@ class FileCache:
         return table
 
     def read_all(self, rel: str, columns: Sequence[str], name: str | None = None) -> pa.Table:
-        """Read every row of ``rel`` (of one signal ``name`` for signals files)."""
+        """Read every row of ``rel`` (of one signal ``name`` for signals files). Small
+        results (per-neuron counts of a file: ~8 bytes a neuron) stay decoded in the LRU:
+        mean rates read again cost a lookup."""
         if name is None:
-            pf = self.file(rel)
-            try:
-                return pf.read(columns=list(columns), use_threads=self._worth_threads(rel, columns))
-            except Exception as e:
-                raise self._wrap(rel, e) from e
+            cols = tuple(columns)
+
+            def read(pf: pq.ParquetFile) -> pa.Table:
+                return pf.read(columns=list(cols), use_threads=self._worth_threads(rel, cols))
+
+            return self._decoded_read((rel, -1, cols), read, self.decoded_bytes // 16)
         idx = self.index(rel)
         groups = np.flatnonzero(idx.name == name)
         if len(groups) == 0:
@@ -254,12 +271,19 @@ class FileCache:
             raise CorruptFileError(self.fs.full(rel), f"no row {int(want.max())} in this file")
         groups = np.unique(np.searchsorted(starts, want, side="right") - 1)
         cols = list(columns) if columns is not None else self.file(rel).schema_arrow.names
-        table = self.read_groups(rel, groups.tolist(), cols)
+        if len(groups) <= _GROUPS_ONE_BY_ONE:
+            # Through the decoded LRU: a few ADS read again (mozaik's analyses ask for the
+            # same results over and over) decode nothing. Committed files never change.
+            table = pa.concat_tables([self._read_group(rel, int(g), tuple(cols)) for g in groups])
+        else:
+            table = self.read_groups(rel, groups.tolist(), cols)
         # position of each group's first row within the concatenated table
         sizes = starts[groups + 1] - starts[groups]
         base = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         g = np.searchsorted(starts, want, side="right") - 1
         local = base[np.searchsorted(groups, g)] + (want - starts[g])
+        if len(local) == table.num_rows and (local == np.arange(len(local))).all():
+            return table  # every row of the groups, in order: no copy (take copies lists)
         return table.take(pa.array(local, type=pa.int64()))
 
     def clear(self) -> None:

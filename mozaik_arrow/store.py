@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from . import schema
 from ._version import __version__
+from .ads_index import PairIndex
 from .analysis_store import AnalysisResults
 from .commit import Changes, Log, create_store, read_format
 from .errors import (
@@ -291,14 +292,17 @@ class ArrowDataStore(DataStore):
     def _selected(self) -> Selected:
         return Selected(self._snapshot())
 
-    def _ads_stimulus_strings(self) -> dict[str, str] | None:
-        return self._ads_results.stimulus_strings()
+    def _ads_stimulus_strings(self, snap: Snapshot | None = None) -> dict[str, str] | None:
+        return self._ads_results.stimulus_strings(snap)
 
-    def _ads(self) -> pl.LazyFrame:
-        return self._ads_results.plan()
+    def _ads(self, snap: Snapshot | None = None) -> pl.LazyFrame:
+        return self._ads_results.plan(snap)
 
     def _ads_pushdown(self, where: Mapping[str, Any]) -> Callable[[], pl.LazyFrame] | None:
         return self._ads_results.pushdown_plan(where)
+
+    def _ads_indexed(self, snap: Snapshot | None = None) -> tuple[pl.DataFrame, PairIndex] | None:
+        return self._ads_results.indexed(snap)
 
     def _stimuli_metadata(self) -> pl.LazyFrame:
         """Every stored stimulus: key, string, name, module_path, ``_pairs`` (store order)."""

@@ -22,6 +22,7 @@ from .segment import MozaikSegment
 from .snapshot import Snapshot, frame_rows
 
 if TYPE_CHECKING:  # the store imports this module; the view only needs its type
+    from .ads_index import PairIndex
     from .filesystem import StoreFileSystem
     from .store import DataStore
 
@@ -159,8 +160,9 @@ class DataStoreView:
         plan = self._recordings_plan
         return plan if isinstance(plan, Selected) else None
 
-    def _ads(self) -> pl.LazyFrame:
-        """Plan over the ADS metadata rows of this view (store order)."""
+    def _ads(self, snap: Snapshot | None = None) -> pl.LazyFrame:
+        """Plan over the ADS metadata rows of this view (store order). ``snap``: the store's
+        latest snapshot, when the caller has just read it (stores use it, views need not)."""
         if self._ads_plan is None:
             return pl.from_arrow(schema.empty_table(schema.strip_field_docs(schema.ADS))).lazy()
         if callable(self._ads_plan):
@@ -172,9 +174,15 @@ class DataStoreView:
         :meth:`AnalysisResults.pushdown_plan`); None for views, whose plans are built."""
         return None
 
-    def _ads_stimulus_strings(self) -> dict[str, str] | None:
+    def _ads_stimulus_strings(self, snap: Snapshot | None = None) -> dict[str, str] | None:
         """Stimulus key -> string of every ADS, when known without reading (stores only:
-        see :meth:`AnalysisResults.stimulus_strings`); None otherwise."""
+        see :meth:`AnalysisResults.stimulus_strings`; ``snap``: the store's latest
+        snapshot, when just read); None otherwise."""
+        return None
+
+    def _ads_indexed(self, snap: Snapshot | None = None) -> tuple[pl.DataFrame, PairIndex] | None:
+        """Every ADS row and their pair index, when the store has them (stores only: see
+        :meth:`AnalysisResults.indexed`); None for views, whose ADS are plans."""
         return None
 
     def _with(self, recordings: _Plan | None = None, ads: _Plan | None = None) -> DataStoreView:
@@ -246,8 +254,13 @@ class DataStoreView:
     def get_analysis_result(self, **kwargs: Any) -> list[Any]:
         """The analysis results whose parameters match ``kwargs`` (mozaik's rules: a list
         means any of; an ADS lacking a queried parameter does not match), in store order."""
-        from .queries import pairs_filter
+        from .queries import _any_of, pairs_filter
 
+        indexed = self._ads_indexed()
+        if indexed is not None:  # a store whose ADS rows are read: set lookups, no plan
+            frame, index = indexed
+            return self.full_datastore._ads_results.materialise(
+                frame[index.rows_matching(kwargs, _any_of)])
         # One key at a time on a shrinking frame: after the first filter the rest is cheap
         # (a combined predicate scans every ADS's pairs once per key).
         scan = self._ads_pushdown(kwargs) if kwargs and self is self.full_datastore else None

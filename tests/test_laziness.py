@@ -7,9 +7,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import quantities as pq_
 
 import mozaik_arrow as ma
 from mozaik_arrow import schema
+from mozaik_arrow.ads import PerNeuronValue
 from mozaik_arrow.synthetic import synthetic_segment
 
 from ._locations import LocalLocation, S3Location
@@ -134,6 +136,44 @@ def test_neighbouring_neurons_reuse_their_decoded_row_group(where):
             seg.get_spiketrains()  # a whole-segment read decodes the file again
     with ma.open(where.url, "r") as store, pytest.raises(ma.CorruptFileError):
         store.get_segments()[0].get_spiketrain(ids[1])
+
+
+def _destroy_row_groups(where, rel):
+    data = bytearray(where.read(rel))
+    for lo, hi in _group_byte_ranges(bytes(data)):
+        data[lo:hi] = b"\xff" * (hi - lo)
+    where.write(rel, bytes(data))
+
+
+def test_rates_and_analysis_results_read_again_decode_nothing(where):
+    """Mean rates read only the spike counts, and analysis results their payload rows: both
+    stay decoded in the store's LRU (committed files never change), so reading them again
+    decodes nothing. Damage done after the first read is not seen by that store; a store
+    opened afresh decodes again and reports it."""
+    seg_in = synthetic_segment("V1_Exc_L4", 300, mean_rate=20.0, seed=3)
+    with ma.open(where.url, "w") as store:
+        store.add_recording(seg_in, STIM)
+        store.add_analysis_result(PerNeuronValue(np.arange(300.0), list(range(300)), pq_.Hz,
+                                                 value_name="rate", sheet_name="V1_Exc_L4"))
+    with ma.open(where.url, "r") as store:
+        seg = store.get_segments()[0]
+        rates = seg.mean_rates()
+        want = np.array([len(st) for st in seg_in.spiketrains]) / float(
+            (seg_in.spiketrains[0].t_stop - seg_in.spiketrains[0].t_start).rescale("s"))
+        assert np.allclose(rates, want)
+        (pnv,) = store.get_analysis_result(value_name="rate")
+        _destroy_row_groups(where, seg._row["spikes_files"][0])
+        _destroy_row_groups(where, store._ads().select("_payload_file").collect().item())
+        assert np.array_equal(seg.mean_rates(), rates)
+        (again,) = store.get_analysis_result(value_name="rate")
+        assert np.array_equal(again.values, pnv.values) and again.ids == pnv.ids
+        again.values[0] = -1.0  # objects are copies: the kept row is not changed
+        assert store.get_analysis_result(value_name="rate")[0].values[0] == 0.0
+    with ma.open(where.url, "r") as store:
+        with pytest.raises(ma.CorruptFileError):
+            store.get_segments()[0].mean_rates()
+        with pytest.raises(ma.CorruptFileError):
+            store.get_analysis_result(value_name="rate")
 
 
 def test_frames_filtered_to_real_recordings_skip_the_null_ones(tmp_path):

@@ -491,3 +491,112 @@ def test_first_query_of_a_fresh_store_equals_the_read_frame(mixed_store, kwargs)
     assert [ads_params(a) for a in fresh.get_analysis_result(**kwargs)] == [
         ads_params(a) for a in warm.get_analysis_result(**kwargs)]
     assert fresh._ads_results._scanned
+
+
+# -- the pair index: queries on a store whose ADS rows are read --------------------------------
+def _keys(view):
+    return view.ads_frame().select("ads_key").collect()["ads_key"].to_list()
+
+
+def _indexed(store):
+    store.ads_frame().collect()  # rows read and kept: the next query builds the index
+    assert store._ads_indexed() is not None
+    return store
+
+
+PARTITION_NAMES = ["sheet_name", "stimulus_id", "value_name", "period", "identifier", "name",
+                   "y_axis_name", "neuron", "x"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(st.sampled_from(PARTITION_NAMES), max_size=3, unique=True),
+       excpt=st.booleans())
+def test_partition_through_the_index_equals_the_plan(store, names, excpt):
+    """Partitions of a store's ADS through its pair index give the groups, order, errors
+    and messages of the polars plan path."""
+    fast, slow = _indexed(store), _as_plan(store)
+    assert slow._ads_indexed() is None
+    outcomes = []
+    for start in (fast, slow):
+        try:
+            parts = q.partition_analysis_results_by_parameters_query(start, names, excpt=excpt)
+            outcomes.append([_keys(p) for p in parts])
+        except (KeyError, q.QueryError) as e:
+            outcomes.append((type(e), str(e)))
+    assert outcomes[0] == outcomes[1]
+
+
+@pytest.fixture(scope="module")
+def one_type_store(tmp_path_factory):
+    """PerNeuronValues only (``excpt=True`` partitions need one ADS type), in two commits."""
+    path = tmp_path_factory.mktemp("one_type") / "store"
+    with ma.open(path, "w") as s:
+        for i, stim in enumerate(STIMULI[:4]):
+            for sheet in SHEETS:
+                for vn in ("Firing rate", "CV"):
+                    s.add_analysis_result(PerNeuronValue(
+                        np.arange(3.0) + i, [1, 2, 3], pq.Hz, value_name=vn, sheet_name=sheet,
+                        stimulus_id=canonical_stimulus(stim)[0], period=None if i % 2 else 1.0))
+            if i == 1:
+                s.save()
+    return ma.open(path, "r")
+
+
+@pytest.mark.parametrize("names", [["sheet_name"], ["value_name", "sheet_name"], [],
+                                   ["stimulus_id"], ["period"], ["x"]])
+@pytest.mark.parametrize("excpt", [False, True])
+def test_partition_of_one_ads_type_through_the_index(one_type_store, names, excpt):
+    fast, slow = _indexed(one_type_store), _as_plan(one_type_store)
+    outcomes = []
+    for start in (fast, slow):
+        try:
+            parts = q.partition_analysis_results_by_parameters_query(start, names, excpt)
+            outcomes.append([[ads_params(a) for a in p.analysis_result_copy()] for p in parts])
+            assert all(len(p.get_segments()) == len(start.get_segments()) for p in parts)
+        except KeyError as e:
+            outcomes.append(str(e))
+    assert outcomes[0] == outcomes[1]
+    if names == ["x"] and not excpt:
+        assert "has no parameter" in outcomes[0]
+    else:
+        assert sum(map(len, outcomes[0])) == 16
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kwargs=filters())
+def test_get_analysis_result_through_the_index_equals_the_plan(store, kwargs):
+    rest = {k: v for k, v in kwargs.items() if not k.startswith("st_")}
+    fast, slow = _indexed(store), _as_plan(store)
+    got = fast.get_analysis_result(**rest)
+    assert [ads_params(a) for a in got] == [ads_params(a) for a in slow.get_analysis_result(**rest)]
+    assert [ads_params(a) for a in got] == [ads_params(a) for a in _naive(store, rest)[1]]
+    frame = q.param_filter_query(fast, **kwargs)._ads().collect()
+    assert frame.equals(q.param_filter_query(slow, **kwargs)._ads().collect())
+
+
+def test_the_index_follows_pending_and_saved_results(tmp_path):
+    """Pending ADS are seen (the plan path is taken); after save() the new snapshot's index
+    holds them; ids lists are built on first access and equal what was stored."""
+    path = tmp_path / "s"
+    with ma.open(path, "w") as s:
+        for i, sheet in enumerate(SHEETS):
+            s.add_analysis_result(PerNeuronValue(np.arange(4.0) * i, [4, 3, 2, 1], pq.Hz,
+                                                 value_name="r", sheet_name=sheet))
+    s = ma.open(path, "a")
+    _indexed(s)
+    assert [a.sheet_name for a in s.get_analysis_result(value_name="r")] == list(SHEETS)
+    s.add_analysis_result(PerNeuronValue(np.ones(2), [7, 8], pq.Hz, value_name="r",
+                                         sheet_name="V1_Exc_L2/3"))
+    assert s._ads_indexed() is None  # pending: the plan path, which sees it
+    assert len(s.get_analysis_result(value_name="r")) == 3
+    assert len(q.partition_analysis_results_by_parameters_query(s, ["sheet_name"])[0]
+               .analysis_result_copy()) == 3
+    s.save()
+    _indexed(s)
+    got = s.get_analysis_result(value_name="r", sheet_name=["V1_Exc_L2/3", "V1_Inh_L4"])
+    assert [a.sheet_name for a in got] == ["V1_Inh_L4", "V1_Exc_L2/3"]
+    assert "ids" not in vars(got[0])  # not made until asked for
+    assert got[0].get_value_by_id(2) == 2.0 and "ids" not in vars(got[0])
+    assert got[0].ids == [4, 3, 2, 1] and all(type(x) is int for x in got[0].ids)
+    got[0].ids = [1, 2, 3, 5]  # replaced by the user: lookups follow the new list
+    assert got[0].get_value_by_id(5) == 3.0
