@@ -28,6 +28,7 @@ from .parametrized import canonical_stimulus
 from .view import Selected
 
 if TYPE_CHECKING:
+    from .ads_index import PairIndex
     from .snapshot import Snapshot
     from .view import DataStoreView
 
@@ -87,7 +88,11 @@ def _lacking(frame: pl.DataFrame, params: Sequence[str], what: str, label: str) 
     if bad.height:
         names = bad.row(0, named=True)
         missing = [p for p in params if not any(x.startswith(f"{p}=") for x in names["_pairs"])]
-        raise KeyError(f"{what} {names[label]!r} has no parameter {missing[0]!r}")
+        raise _lacking_error(what, names[label], missing[0])
+
+
+def _lacking_error(what: str, label: Any, name: str) -> KeyError:
+    return KeyError(f"{what} {label!r} has no parameter {name!r}")
 
 
 def _stimuli(dsv: DataStoreView) -> pl.LazyFrame:
@@ -376,16 +381,30 @@ def partition_by_stimulus_paramter_query(
 
 def _partition_ads(
     dsv: DataStoreView, frame: pl.DataFrame, pairs: str, parameter_list: Any, excpt: bool,
-    what: str,
+    what: str, index: PairIndex | None = None,
 ) -> list[DataStoreView]:
+    """The partitions of ADS (by their own parameters, or their stimuli's: ``pairs``);
+    through ``index`` (the pair index of ``frame``) when given."""
     if frame.height == 0:
         return []
     if not isinstance(parameter_list, list):
         raise QueryError("parameter_list has to be given, as a list")
+    one_type = QueryError(f"If excpt==True you have to provide a dsv containing the same {what} type")
+    if index is not None:
+        if excpt:
+            if len(index.groups(["name"], keep=True)[1]) != 1:
+                raise one_type
+            order, lengths = index.groups([*parameter_list, "name"], keep=True)
+        else:
+            bad = index.first_lacking(parameter_list)
+            if bad is not None:
+                raise _lacking_error("analysis result", frame["ads_key"][bad[0]], bad[1])
+            order, lengths = index.groups(parameter_list, keep=False)
+        return _ads_groups(dsv, frame, order, lengths)
     frame = frame.with_columns(pl.col(pairs).alias("_pairs"))
     if excpt:
         if frame.select(_key(["name"], keep=True).n_unique()).item() != 1:
-            raise QueryError(f"If excpt==True you have to provide a dsv containing the same {what} type")
+            raise one_type
         keyed = frame.with_columns(_key([*parameter_list, "name"], keep=True).alias("_group"))
     else:
         _lacking(frame, parameter_list, "analysis result", "ads_key")
@@ -398,25 +417,10 @@ def partition_analysis_results_by_parameters_query(
 ) -> list[DataStoreView]:
     """Views of ADS equal but for ``parameter_list`` (``excpt=True``: equal on exactly
     those, one ADS type required); each view keeps every recording. No ADS → ``[]``."""
-    indexed = dsv._ads_indexed()
-    if indexed is not None and indexed[0].height:
-        frame, index = indexed
-        if not isinstance(parameter_list, list):
-            raise QueryError("parameter_list has to be given, as a list")
-        if excpt:
-            if len(index.groups(["name"], keep=True)[1]) != 1:
-                raise QueryError("If excpt==True you have to provide a dsv containing the same "
-                                 "ADS type")
-            order, lengths = index.groups([*parameter_list, "name"], keep=True)
-        else:
-            bad = index.first_lacking(parameter_list)
-            if bad is not None:
-                raise KeyError(f"analysis result {frame['ads_key'][bad[0]]!r} has no "
-                               f"parameter {bad[1]!r}")
-            order, lengths = index.groups(parameter_list, keep=False)
-        return _ads_groups(dsv, frame, order, lengths)
-    frame = dsv._ads().collect()
-    return _partition_ads(dsv, frame, "_pairs", parameter_list, excpt, "ADS")
+    indexed = dsv._ads_indexed()  # a store whose ADS rows are read: integer group keys
+    if indexed is not None:
+        return _partition_ads(dsv, indexed[0], "_pairs", parameter_list, excpt, "ADS", indexed[1])
+    return _partition_ads(dsv, dsv._ads().collect(), "_pairs", parameter_list, excpt, "ADS")
 
 
 def partition_analysis_results_by_stimulus_parameters_query(

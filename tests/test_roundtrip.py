@@ -291,3 +291,24 @@ def test_segments_sharing_annotations_get_their_own_copies(store_path):
         assert "extra" not in b.annotations
         again = store.get_segments()[0]
         assert again.annotations["layers"] == ["L4", "L2/3"] and "extra" not in again.annotations
+
+
+def test_segments_have_what_a_neo_segment_has(filled_store):
+    """A segment makes its child containers on first use: it still has every attribute of a
+    neo.Segment, and neo's container methods see its loaded children (and only them)."""
+    seg = ma.open(filled_store, "r").get_segments()[0]
+    plain = neo.Segment()
+    for name, value in vars(plain).items():
+        got = getattr(seg, name)
+        if isinstance(value, list):
+            assert list(got) == [] and type(got) is type(value), name
+    assert seg.block is None and seg.file_datetime is None and seg.index is None
+    assert not seg.events and not seg.epochs and not seg.imagesequences
+    n = len(seg.spiketrains)
+    assert n and seg.size["spiketrains"] == n and seg.size["events"] == 0
+    assert all(st.segment is seg for st in seg.spiketrains)
+    assert len(seg.filter(objects=neo.SpikeTrain)) == n
+    assert len(seg.analogsignals) == len(seg._row["signal_names"])
+    assert set(vars(plain)) <= set(vars(seg))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        seg.nope  # noqa: B018
