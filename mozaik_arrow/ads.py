@@ -205,14 +205,13 @@ class _Ids:
         if obj is None:
             return self
         d = obj.__dict__
-        ids = d.get("ids")
-        if ids is None and "_ids_array" in d:
+        if "ids" not in d:
+            if "_ids_array" not in d:
+                raise AttributeError(f"{type(obj).__name__!r} object has no attribute 'ids'")
             arr = d["_ids_array"][1]
-            ids = d["ids"] = [tuple(p) for p in arr.tolist()] if arr.ndim == 2 else arr.tolist()
-            d["_ids_array"] = (ids, arr)
-        if ids is None:
-            raise AttributeError(f"{type(obj).__name__!r} object has no attribute 'ids'")
-        return ids
+            d["ids"] = [tuple(p) for p in arr.tolist()] if arr.ndim == 2 else arr.tolist()
+            d["_ids_array"] = (d["ids"], arr)
+        return d["ids"]
 
     def __set__(self, obj: Any, value: Any) -> None:
         obj.__dict__["ids"] = value
@@ -231,12 +230,12 @@ def _ids_of(obj: Any, pairs: bool = False) -> np.ndarray:
     length (ids are not meant to be edited in place)."""
     d = obj.__dict__
     cache = d.get("_ids_array")
-    ids = d.get("ids")
-    if cache is not None and ids is None:  # the list was never made: the array is current
+    if cache is not None and "ids" not in d:  # the list was never made: the array is current
         return cache[1]
+    ids = obj.ids
     if cache is None or cache[0] is not ids or len(cache[1]) != len(ids):
-        arr = _id_array(obj.ids, pairs, f"{type(obj).__name__}.ids")
-        cache = d["_ids_array"] = (obj.ids, arr)
+        arr = _id_array(ids, pairs, f"{type(obj).__name__}.ids")
+        cache = d["_ids_array"] = (ids, arr)
     return cache[1]
 
 

@@ -541,3 +541,29 @@ def test_bad_tables_and_rows_are_refused():
         ads_from_payload("PerNeuronValue", params[0], None, table)
     with pytest.raises(ValidationError, match="colour"):
         ads_from_table("PerNeuronValue", [{**params[0], "colour": 1}, params[1]], None, table)
+
+
+def test_ids_list_is_made_on_first_access():
+    """``ids`` is mozaik's list of ints (tuples for pairs), made from the int64 array when
+    first read; lookups use the array; assigning ``ids`` (even None) is what is read back."""
+    import copy
+    import pickle
+
+    pnv = PerNeuronValue(np.arange(3.0), np.array([7, 5, 9]), pq.Hz, value_name="r")
+    assert "ids" not in vars(pnv) and pnv.get_value_by_id([9, 7]) == [2.0, 0.0]
+    for other in (pickle.loads(pickle.dumps(pnv)), copy.deepcopy(pnv)):
+        assert other.ids == [7, 5, 9] and all(type(i) is int for i in other.ids)
+    assert pnv.ids == [7, 5, 9] and "ids" in vars(pnv)
+    pnv.ids = [1, 2, 3]
+    assert pnv.get_value_by_id(3) == 2.0
+    pnv.ids = None
+    assert pnv.ids is None
+    asl = AnalogSignalList([neo.AnalogSignal(np.zeros((2, 1)), units="mV", sampling_period=pq.ms)] * 2,
+                           [4, 6], pq.mV)
+    assert asl.ids == [4, 6]
+    pair = PerNeuronPairAnalogSignalList(
+        [neo.AnalogSignal(np.zeros((2, 1)), units="mV", sampling_period=pq.ms)], [(1, 2)], pq.mV)
+    assert pair.ids == [(1, 2)]
+    with pytest.raises(ValidationError, match="2 signals for 1 ids"):
+        AnalogSignalList([neo.AnalogSignal(np.zeros((2, 1)), units="mV", sampling_period=pq.ms)] * 2,
+                         [4], pq.mV)

@@ -104,3 +104,23 @@ def test_racing_identical_recordings_one_wins(store_path):
     with ma.open(store_path, "r") as store:
         assert len(store.get_segments()) == 1
     assert not list((store_path / "spikes").rglob("*.parquet"))[1:]  # exactly one file
+
+
+def test_rows_from_the_log_equal_rows_from_arrow(filled_store):
+    """``Snapshot.rows`` of a store read from its log takes the records' own rows (no Arrow
+    table): they equal the Arrow table's rows; a value of the wrong type gives None (the
+    Arrow conversion then runs and reports it)."""
+    from mozaik_arrow import snapshot
+
+    snap = ma.open(filled_store, "r")._snapshot()
+    for table, arrow_schema in snapshot.ROW_SCHEMAS.items():
+        raw = snap.raw_rows(table)
+        assert raw is not None
+        plain = snapshot._plain_rows(raw, arrow_schema)
+        assert plain is not None and plain == snap.table(table).to_pylist(), table
+        assert [list(r) for r in plain] == [arrow_schema.names] * len(plain)
+    row = dict(snap.raw_rows("segments")[0])
+    for name, bad in (("n_neurons", "3"), ("null", 1), ("t_start", True), ("spikes_files", "a")):
+        assert snapshot._plain_rows([{**row, name: bad}], snapshot.ROW_SCHEMAS["segments"]) is None
+    assert snapshot._plain_rows([{**row, "t_start": 0}], snapshot.ROW_SCHEMAS["segments"])[0][
+        "t_start"] == 0.0
