@@ -193,7 +193,9 @@ def _id_array(ids: Any, pairs: bool, what: str) -> np.ndarray:
     shape_ok = a.ndim == 1 + pairs and (not pairs or a.shape[1] == 2)
     if a.dtype.kind not in "iu" or not shape_ok or (a.dtype.kind == "u" and a.max() >> 63):
         raise ValidationError(f"{what} must be {want}, got {ids!r:.80}")
-    return a.astype(np.int64)
+    # A read-only int64 array (a payload read from the store) cannot change under us: kept
+    # as it is. Anything else is copied, so that editing the caller's array changes nothing.
+    return a if a.dtype == np.int64 and not a.flags.writeable else a.astype(np.int64)
 
 
 class _Ids:
