@@ -256,7 +256,7 @@ class AnalysisResults:
         every ADS is committed and the rows of the latest snapshot were read already (by an
         earlier query); None otherwise. The index is built once per snapshot: on the second
         query of a snapshot, so that a store saved between every query never pays for it
-        (building it over 1e5 ADS costs ~50 ms; a query on it then ~0.5 ms instead of ~8).
+        (building it over 1e5 ADS costs ~50 ms; a query on it then ~1 ms instead of ~8).
         ``snap``: the store's latest snapshot, when the caller has just read it."""
         snap = self._snapshot() if snap is None else snap
         if self._pending or self._committed is None or self._committed[0] is not snap:
