@@ -173,7 +173,7 @@ class AnalysisResults:
         self._committed: tuple[Snapshot, pl.DataFrame] | None = None
         self._scanned = False  # the first filtered query of a fresh store scans with pushdown
         self._strings: tuple[Snapshot, dict[str, str]] | None = None  # see stimulus_strings
-        self._index: tuple[Snapshot, pl.DataFrame, PairIndex] | None = None  # see indexed
+        self._index: tuple[Snapshot, PairIndex] | None = None  # see indexed
 
     # -- committed state -------------------------------------------------------------------
     @staticmethod
@@ -267,9 +267,8 @@ class AnalysisResults:
             # copy in memory, not two).
             frame = self._committed[1].rechunk()
             self._committed = (snap, frame)
-            self._index = (snap, frame, PairIndex(frame.get_column("_pairs"),
-                                                  frame.get_column("stimulus")))
-        return self._index[1], self._index[2]
+            self._index = (snap, PairIndex(frame.get_column("_pairs"), frame.get_column("stimulus")))
+        return self._committed[1], self._index[1]
 
     # -- writing ----------------------------------------------------------------------------
     def add(self, result: AnalysisDataStructure) -> None:

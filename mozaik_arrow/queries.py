@@ -218,6 +218,12 @@ def _matching_stimuli(snap: Snapshot, st: Mapping[str, Any]) -> set[str]:
     return keys if keys is not None else set()
 
 
+def _unstored_matching(strings: Mapping[str, str], stored: set[str],
+                       st: Mapping[str, Any]) -> list[str]:
+    """Keys of ADS stimuli (key -> string) the store holds no recording of that match ``st``."""
+    return [k for k, text in strings.items() if k not in stored and _stimulus_matches(text, st)]
+
+
 def _stored_keys(snap: Snapshot) -> set[str]:
     return {row["stimulus"] for row in snap.rows("stimuli")}
 
@@ -302,8 +308,7 @@ def param_filter_query(
             if strings is None:
                 plan = _ads_with_stimulus(plan, st, matching, stored)
             else:  # every ADS stimulus is known here: a plain filter, which polars optimises
-                extra = [k for k, text in strings.items()
-                         if k not in stored and _stimulus_matches(text, st)]
+                extra = _unstored_matching(strings, stored, st)
                 plan = plan.filter(pl.col("stimulus").is_in(sorted(matching) + extra))
         return plan
 
@@ -323,8 +328,7 @@ def param_filter_query(
             rows = index.rows_matching(rest, _any_of)
             if st:
                 matching, stored = known()
-                extra = [k for k, text in (strings or {}).items()
-                         if k not in stored and _stimulus_matches(text, st)]
+                extra = _unstored_matching(strings or {}, stored, st)
                 rows = index.with_stimulus(rows, [*matching, *extra])
             return frame[rows].lazy()
 
