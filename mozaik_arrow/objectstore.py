@@ -125,6 +125,10 @@ class ObjectFileSystem(StoreFileSystem):
                              **self.storage_options})
         self._client: Any = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # fsspec and boto clients hold sockets and locks: another process makes its own.
+        return type(self), (self.root, self.storage_options)
+
     # -- paths ---------------------------------------------------------------------------
     def key(self, rel: str) -> str:
         """``bucket/prefix/rel``: the path fsspec and pyarrow take; refuses leaving the store."""

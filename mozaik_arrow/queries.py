@@ -71,15 +71,21 @@ def _has_all(params: Sequence[str]) -> pl.Expr:
     return expr
 
 
-def _key(params: Sequence[str], keep: bool) -> pl.Expr:
-    """Group key: the pairs of ``params`` only (``keep``), or of every other parameter."""
+def _key(params: Sequence[str], keep: bool, module: str | None = None) -> pl.Expr:
+    """Group key: the pairs of ``params`` only (``keep``), or of every other parameter;
+    led by the ``module`` column when given."""
     prefixes = [f"{p}=" for p in params]
     hit = pl.lit(False)
     for p in prefixes:
         hit = hit | pl.element().str.starts_with(p)
     kept = pl.element().filter(hit if keep else ~hit)
     # ``_pairs`` are sorted by name when written (flatten.param_pairs): no sort needed.
-    return pl.col("_pairs").list.eval(kept).list.join(_SEP)
+    key = pl.col("_pairs").list.eval(kept).list.join(_SEP)
+    if module is None:
+        return key
+    # mozaik's colapse groups by the collapsed object's string, which begins with its
+    # module_path: stimuli of equal parameters from two modules stay apart.
+    return pl.concat_str([pl.col(module).fill_null(""), key], separator=_SEP)
 
 
 def _lacking(frame: pl.DataFrame, params: Sequence[str], what: str, label: str) -> None:
@@ -100,19 +106,25 @@ def _stimuli(dsv: DataStoreView) -> pl.LazyFrame:
 
 
 def _ads_with_stimulus_pairs(dsv: DataStoreView) -> pl.DataFrame:
-    """The view's ADS rows with the ``_pairs`` of their stimulus (``_st_pairs``)."""
+    """The view's ADS rows with the ``_pairs`` and ``module_path`` of their stimulus
+    (``_st_pairs``, ``_st_module``)."""
     ads = dsv._ads().collect()
-    stim = _stimuli(dsv).select("stimulus", pl.col("_pairs").alias("_st_pairs")).collect()
+    stim = _stimuli(dsv).select("stimulus", pl.col("_pairs").alias("_st_pairs"),
+                                pl.col("module_path").alias("_st_module")).collect()
     out = ads.join(stim, on="stimulus", how="left", maintain_order="left")
     unknown = out.filter(pl.col("stimulus").is_not_null() & pl.col("_st_pairs").is_null())
     if unknown.height:  # stimuli of analysis results that the store holds no recording of
         strings = unknown["stimulus_id"].unique(maintain_order=True).to_list()
+        parsed = [canonical_stimulus(s) for s in strings]
         extra = pl.DataFrame({
-            "stimulus": [canonical_stimulus(s)[1] for s in strings],
+            "stimulus": [key for _, key, _ in parsed],
             "_st_extra": [param_pairs(stimulus_params(s)) for s in strings],
+            "_st_extra_module": [params["module_path"] for _, _, params in parsed],
         })
         out = out.join(extra, on="stimulus", how="left", maintain_order="left").with_columns(
-            pl.coalesce("_st_pairs", "_st_extra").alias("_st_pairs")).drop("_st_extra")
+            pl.coalesce("_st_pairs", "_st_extra").alias("_st_pairs"),
+            pl.coalesce("_st_module", "_st_extra_module").alias("_st_module"),
+        ).drop("_st_extra", "_st_extra_module")
     return out
 
 
@@ -376,19 +388,20 @@ def partition_by_stimulus_paramter_query(
     if "name" in parameter_list:
         raise QueryError("partition_by_stimulus_paramter_query: 'name' cannot vary")
     rec = dsv._recordings().select("segment_id", "stimulus", "null").with_row_index("_i")
-    stim = _stimuli(dsv).select("stimulus", "stimulus_string", "_pairs")
+    stim = _stimuli(dsv).select("stimulus", "stimulus_string", "module_path", "_pairs")
     keyed = (rec.join(stim, on="stimulus", how="left").sort("null", "_i").collect())
     _lacking(keyed, parameter_list, "stimulus", "stimulus_string")
-    keyed = keyed.with_columns(_key(parameter_list, keep=False).alias("_group"))
+    keyed = keyed.with_columns(_key(parameter_list, keep=False, module="module_path").alias("_group"))
     return _views_by_group(dsv, keyed, "segment_id", "recordings")
 
 
 def _partition_ads(
     dsv: DataStoreView, frame: pl.DataFrame, pairs: str, parameter_list: Any, excpt: bool,
-    what: str, index: PairIndex | None = None,
+    what: str, index: PairIndex | None = None, module: str | None = None,
 ) -> list[DataStoreView]:
-    """The partitions of ADS (by their own parameters, or their stimuli's: ``pairs``);
-    through ``index`` (the pair index of ``frame``) when given."""
+    """The partitions of ADS (by their own parameters, or their stimuli's: ``pairs``, with
+    the stimuli's ``module`` column); through ``index`` (the pair index of ``frame``) when
+    given."""
     if frame.height == 0:
         return []
     if not isinstance(parameter_list, list):
@@ -409,10 +422,11 @@ def _partition_ads(
     if excpt:
         if frame.select(_key(["name"], keep=True).n_unique()).item() != 1:
             raise one_type
-        keyed = frame.with_columns(_key([*parameter_list, "name"], keep=True).alias("_group"))
+        keyed = frame.with_columns(
+            _key([*parameter_list, "name"], keep=True, module=module).alias("_group"))
     else:
         _lacking(frame, parameter_list, "analysis result", "ads_key")
-        keyed = frame.with_columns(_key(parameter_list, keep=False).alias("_group"))
+        keyed = frame.with_columns(_key(parameter_list, keep=False, module=module).alias("_group"))
     return _views_by_group(dsv, keyed, "ads_key", "ads")
 
 
@@ -442,7 +456,8 @@ def partition_analysis_results_by_stimulus_parameters_query(
     if frame.height and frame["stimulus"].null_count():
         raise QueryError("partition_analysis_results_by_stimulus_parameters_query accepts only "
                          "DSV with ADS that all have defined stimulus id")
-    return _partition_ads(dsv, frame, "_st_pairs", parameter_list, excpt, "stimulus")
+    return _partition_ads(dsv, frame, "_st_pairs", parameter_list, excpt, "stimulus",
+                          module="_st_module")
 
 
 partition_by_stimulus_parameter_query = partition_by_stimulus_paramter_query

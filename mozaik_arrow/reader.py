@@ -20,6 +20,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -77,6 +78,11 @@ class FileCache:
         self._index: dict[str, GroupIndex] = {}
         self._lists: dict[str, frozenset[str]] = {}  # list columns worth threads (_worth_threads)
         self._starts: dict[str, np.ndarray] = {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A segment sent to another process (pickle, multiprocessing) takes a cache of its
+        # own there: the filesystem and limits travel, open files and decoded groups don't.
+        return type(self), (self.fs, self.max_open, self.decoded_bytes)
 
     def _wrap(self, rel: str, exc: BaseException) -> Exception:
         full = self.fs.full(rel)

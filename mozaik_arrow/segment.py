@@ -102,6 +102,20 @@ class MozaikSegment(neo.Segment):
         self.__dict__[name] = made
         return made
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> MozaikSegment:
+        # neo's Container.__deepcopy__ rebuilds through cls(**attrs), which a store segment
+        # cannot take. Copy the state instead: what is loaded is copied and linked to the
+        # copy (neo's children drop their parent when copied; it does create_relationship,
+        # which here would load what is not loaded); the store's file cache is shared.
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for k, v in self.__dict__.items():
+            new.__dict__[k] = v if k == "_files" else copy.deepcopy(v, memo)
+        for name in ("_spiketrains", *_CONTAINERS):
+            for child in new.__dict__.get(name, ()):
+                child.segment = new
+        return new
+
     # -- whole-segment access --------------------------------------------------------------
     @property
     def spiketrains(self) -> SpikeTrainList:

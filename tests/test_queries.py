@@ -193,6 +193,39 @@ def test_partition_analysis_results(store):
         q.partition_analysis_results_by_stimulus_parameters_query(store, ["orientation"])
 
 
+def test_stimulus_partitions_keep_module_paths_apart(tmp_path):
+    """mozaik's colapse groups by the collapsed stimulus' string, which begins with its
+    module_path: equal parameters from two modules are two groups (one stored, one only
+    named by an ADS)."""
+    def grating_in(module: str, o: float) -> dict:
+        return {**grating(o, 100.0, 0), "module_path": module}
+
+    with ma.open(tmp_path / "s", "w") as s:
+        for k, module in enumerate(["mozaik.stimuli.vision", "mylab.stimuli"]):
+            for o in (0.0, 1.0):
+                stim = grating_in(module, o)
+                if k == 0:
+                    s.add_recording([synthetic_segment(SHEETS[0], 3, seed=int(o), duration=100.0)],
+                                    stim)
+                s.add_analysis_result(SingleValue(o, pq.Hz, value_name="r", sheet_name=SHEETS[0],
+                                                  stimulus_id=canonical_stimulus(stim)[0], period=None))
+        s.add_recording([synthetic_segment(SHEETS[0], 3, seed=5, duration=100.0)],
+                        grating_in("mylab.stimuli", 0.0))
+        s.save()
+        for view in (s, ma.open(tmp_path / "s")):
+            by_module = q.partition_by_stimulus_paramter_query(view, ["orientation"])
+            assert [len(p.get_segments()) for p in by_module] == [2, 1]
+            parts = q.partition_analysis_results_by_stimulus_parameters_query(view, ["orientation"])
+            # excpt: only trial (and name) held equal, yet the modules stay apart
+            excpt = q.partition_analysis_results_by_stimulus_parameters_query(
+                view, ["trial"], excpt=True)
+            for p in (*parts, *excpt):
+                assert len(p.get_analysis_result()) == 2
+                assert len({canonical_stimulus(a.stimulus_id)[2]["module_path"]
+                            for a in p.get_analysis_result()}) == 1
+            assert len(parts) == len(excpt) == 2
+
+
 # -- predicates --------------------------------------------------------------------------------
 def test_predicates(store):
     gratings = q.param_filter_query(store, st_name="FullfieldDriftingSinusoidalGrating")

@@ -312,3 +312,39 @@ def test_segments_have_what_a_neo_segment_has(filled_store):
     assert set(vars(plain)) <= set(vars(seg))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         seg.nope  # noqa: B018
+
+
+def _spike_counts(seg) -> dict[int, int]:
+    """Run in a spawned process: the segment arrives pickled and reads the store there."""
+    return {_train_id(st): len(st) for st in seg.spiketrains}
+
+
+def test_segments_deepcopy_and_pickle(filled_store):
+    """``copy.deepcopy`` gives an independent segment linked to its copied children (neo's
+    own deepcopy cannot rebuild a store segment); a pickled segment carries its metadata
+    row, not its data, and reads the store in the process that unpickles it."""
+    import copy
+    import multiprocessing
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    store = ma.open(filled_store, "r")
+    lazy, loaded = store.get_segments()[:2]
+    loaded.spiketrains  # noqa: B018 - load one of the two
+    for seg in (lazy, loaded):
+        dup = copy.deepcopy(seg)
+        assert type(dup) is type(seg) and dup.identifier == seg.identifier
+        assert dup._trains_loaded == seg._trains_loaded
+        dup.annotations["sheet_name"] = "changed"
+        assert seg.annotations["sheet_name"] != "changed"
+        assert all(st.segment is dup for st in dup.spiketrains)
+        for a, b in zip(dup.spiketrains, seg.spiketrains, strict=True):
+            assert a is not b and _same_bits(a.magnitude, b.magnitude)
+        back = pickle.loads(pickle.dumps(seg))
+        assert back.annotations == seg.annotations and back._row == seg._row
+        assert [_train_id(st) for st in back.spiketrains] == [_train_id(st) for st in seg.spiketrains]
+    # unloaded, a segment pickles to its row: no spike of it travels
+    assert len(pickle.dumps(store.get_segments()[0])) < 4096
+    want = [_spike_counts(s) for s in store.get_segments()]
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        assert list(pool.map(_spike_counts, store.get_segments())) == want
