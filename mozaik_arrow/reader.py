@@ -10,13 +10,22 @@ ids, which then decodes (and on object storage, fetches) each row group once, no
 neuron. Data files never change once committed (new data gets new names), so a decoded row
 group cannot go stale.
 
+A loop over many neurons of one recording in any order (a per-neuron analysis) would still
+decode a row group per neuron. So a spikes file whose one-neuron reads have touched a quarter
+of its row groups is decoded whole, once, and its reads are then served from memory (what
+mozaik's pickle store does on a segment's first access, but only for files read this way).
+Those whole files share one process-wide budget (:data:`HOT_FILES`), whatever the number of
+stores open, so a collection of a thousand runs cannot hold a thousand decoded files.
+
 Every failure to read names the file: a missing file is a :class:`MissingFileError`, a
 damaged one a :class:`CorruptFileError`.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,7 +39,7 @@ from . import schema
 from .errors import CorruptFileError, FormatVersionError, MissingFileError
 from .filesystem import StoreFileSystem
 
-__all__ = ["FileCache", "GroupIndex"]
+__all__ = ["FileCache", "GroupIndex", "HotFiles", "HOT_FILES"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,68 @@ class GroupIndex:
 # read_rows reads up to this many row groups one at a time through the decoded LRU (more:
 # one multi-threaded read, not kept).
 _GROUPS_ONE_BY_ONE = 256
+# A spikes file is decoded whole once one-neuron reads have touched this share of its row
+# groups (and at least _HOT_MIN_GROUPS): then the row groups already decoded cost about as
+# much as the whole file, so a loop that stops right there pays at most about twice the
+# decoding it needed (the ski-rental rule), and a loop that goes on reads from memory.
+_HOT_SHARE = 4
+_HOT_MIN_GROUPS = 4
+
+
+class HotFiles:
+    """Whole decoded files, kept for the one-neuron reads of every store of the process
+    under one memory budget (least recently used first out).
+
+    Parameters
+    ----------
+    limit : int
+        Bytes of decoded Arrow data kept at most; a file is kept only if it takes at most
+        half of it. 0 turns the promotion of files off.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        # key -> (table, what was derived from it: e.g. numpy views for one-neuron reads)
+        self._tables: OrderedDict[tuple[int, str, tuple[str, ...]],
+                                  tuple[pa.Table, dict[Any, Any]]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, str, tuple[str, ...]]) -> tuple[pa.Table, dict[Any, Any]] | None:
+        """The table kept under ``key`` and its dict of derived values, or None."""
+        with self._lock:
+            entry = self._tables.get(key)
+            if entry is not None:
+                self._tables.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple[int, str, tuple[str, ...]], table: pa.Table) -> None:
+        """Keep ``table`` (if it takes at most half the budget), dropping the least
+        recently used."""
+        with self._lock:
+            if key in self._tables or table.nbytes > self.limit // 2:
+                return
+            self._tables[key] = (table, {})
+            self._size += table.nbytes
+            while self._size > self.limit:
+                _, (old, _) = self._tables.popitem(last=False)
+                self._size -= old.nbytes
+
+    def drop(self, owner: int) -> None:
+        """Forget the files of one :class:`FileCache` (closed or collected)."""
+        with self._lock:
+            for key in [k for k in self._tables if k[0] == owner]:
+                self._size -= self._tables.pop(key)[0].nbytes
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held now."""
+        return self._size
+
+
+#: The process-wide budget of whole decoded spikes files (256 MiB; set ``HOT_FILES.limit``).
+HOT_FILES = HotFiles(256 * 2**20)
+_OWNERS = itertools.count()
 
 
 class FileCache:
@@ -60,7 +131,9 @@ class FileCache:
         How many files to keep open at once.
     decoded_bytes : int
         Memory for row groups kept decoded after reads of a single row group (one-neuron
-        reads, one ADS payload), each at most a quarter of it (0: none kept).
+        reads, one ADS payload), each at most a quarter of it (0: none kept). Whole spikes
+        files decoded for loops of one-neuron reads count against :data:`HOT_FILES`
+        instead.
     """
 
     def __init__(self, fs: StoreFileSystem, max_open: int = 64,
@@ -78,6 +151,12 @@ class FileCache:
         self._index: dict[str, GroupIndex] = {}
         self._lists: dict[str, frozenset[str]] = {}  # list columns worth threads (_worth_threads)
         self._starts: dict[str, np.ndarray] = {}
+        # One-neuron reads of spikes files: the row groups each (file, columns) has read, and
+        # the columns of the files decoded whole (in HOT_FILES, under this cache's owner id).
+        self._touched: dict[tuple[str, tuple[str, ...]], set[int] | None] = {}
+        self._hot_columns: dict[str, tuple[str, ...]] = {}
+        self._owner = next(_OWNERS)
+        weakref.finalize(self, HOT_FILES.drop, self._owner)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # A segment sent to another process (pickle, multiprocessing) takes a cache of its
@@ -210,6 +289,9 @@ class FileCache:
         mean rates read again cost a lookup."""
         if name is None:
             cols = tuple(columns)
+            hot = self._hot(rel, cols)
+            if hot is not None:
+                return hot.select(list(cols))
 
             def read(pf: pq.ParquetFile) -> pa.Table:
                 return pf.read(columns=list(cols), use_threads=self._worth_threads(rel, cols))
@@ -251,7 +333,11 @@ class FileCache:
         if sel is not None:
             groups = sel[groups]
         cols = list(columns) if "neuron_id" in columns else ["neuron_id", *columns]
-        table = self.read_groups(rel, groups.tolist(), cols)
+        table = self._hot(rel, tuple(cols)) if idx.name is None else None
+        if table is None:
+            table = self.read_groups(rel, groups.tolist(), cols)
+            if idx.name is None and len(groups) == 1:
+                self._touch(rel, int(groups[0]), tuple(cols), len(idx.first_row))
         have = table.column("neuron_id").to_numpy()  # ascending: rows are sorted by id
         at = np.minimum(np.searchsorted(have, ids), len(have) - 1)
         found = have[at] == ids
@@ -263,6 +349,57 @@ class FileCache:
         if "neuron_id" not in columns:
             out = out.drop_columns(["neuron_id"])
         return out, found
+
+    def _hot_entry(self, rel: str, columns: tuple[str, ...]) -> tuple[pa.Table, dict] | None:
+        have = self._hot_columns.get(rel)
+        if have is None or not set(columns) <= set(have):
+            return None
+        return HOT_FILES.get((self._owner, rel, have))
+
+    def _hot(self, rel: str, columns: tuple[str, ...]) -> pa.Table | None:
+        """``rel`` decoded whole (with at least ``columns``), if it was and still is kept."""
+        entry = self._hot_entry(rel, columns)
+        return None if entry is None else entry[0]
+
+    def hot_derived(self, rel: str, columns: Sequence[str],
+                    derive: Callable[[pa.Table], Any]) -> Any:
+        """``derive(table)`` of ``rel`` decoded whole (computed once per kept file), or
+        None when ``rel`` is not kept decoded whole (see :data:`HOT_FILES`)."""
+        entry = self._hot_entry(rel, tuple(columns))
+        if entry is None:
+            return None
+        table, derived = entry
+        if derive not in derived:
+            derived[derive] = derive(table)
+        return derived[derive]
+
+    def _touch(self, rel: str, group: int, columns: tuple[str, ...], n_groups: int) -> None:
+        """Note a one-neuron read of ``group``; decode ``rel`` whole once enough of its
+        groups were read one by one (see ``_HOT_SHARE``)."""
+        key = (rel, columns)
+        with self._decoded_lock:
+            seen = self._touched.setdefault(key, set())
+            if seen is None or group in seen:
+                return
+            seen.add(group)
+            if len(seen) < _HOT_MIN_GROUPS or len(seen) * _HOT_SHARE < n_groups:
+                return
+            self._touched[key] = None  # decided: decoded whole now, or never (too large)
+        md = self.file(rel).metadata
+        # Parquet's uncompressed size of the leaf columns: about the decoded Arrow size.
+        wanted = set(columns)
+        where = [i for i in range(md.num_columns)
+                 if md.schema.column(i).path.split(".")[0] in wanted]
+        size = sum(md.row_group(g).column(i).total_uncompressed_size
+                   for g in range(md.num_row_groups) for i in where)
+        if size > HOT_FILES.limit // 2:
+            return
+        try:
+            table = self.file(rel).read(columns=list(columns), use_threads=True).combine_chunks()
+        except Exception as e:
+            raise self._wrap(rel, e) from e
+        HOT_FILES.put((self._owner, rel, columns), table)
+        self._hot_columns[rel] = columns
 
     def read_rows(self, rel: str, rows: Sequence[int], columns: Sequence[str] | None = None) -> pa.Table:
         """Rows of ``rel`` by position, in the order asked (reads only their row groups)."""
@@ -303,3 +440,6 @@ class FileCache:
         with self._decoded_lock:
             self._decoded.clear()
             self._decoded_size = 0
+            self._touched.clear()
+        self._hot_columns.clear()
+        HOT_FILES.drop(self._owner)

@@ -24,6 +24,7 @@ from neo.core.spiketrainlist import SpikeTrainList
 
 from . import analytics
 from .neo_convert import analogsignals_from_table, list_parts, spiketrains_from_table
+from .neo_read import SpikeRows
 from .reader import FileCache
 
 __all__ = ["MozaikSegment"]
@@ -228,6 +229,10 @@ class MozaikSegment(neo.Segment):
             If an id has no spike train in this segment.
         """
         single = np.ndim(neuron_id) == 0
+        if single:
+            st = self._hot_spiketrain(neuron_id)
+            if st is not None:
+                return st
         ids = np.atleast_1d(np.asarray(neuron_id, dtype=np.int64))
         table, found = self._read_ids("spikes", ids, _SPIKE_COLUMNS)
         if not found.all():
@@ -239,6 +244,18 @@ class MozaikSegment(neo.Segment):
         for st in trains:
             st.segment = self
         return trains[0] if single else trains
+
+    def _hot_spiketrain(self, neuron_id: Any) -> neo.SpikeTrain | None:
+        """One neuron's train from its file decoded whole (a loop of one-neuron reads made
+        the file cache keep it: see :mod:`.reader`), or None to read it the usual way."""
+        files = self._row.get("spikes_files") or ()
+        if len(files) != 1:
+            return None
+        rows = self._files.hot_derived(files[0], _SPIKE_COLUMNS, SpikeRows.from_table)
+        st = None if rows is None else rows.train(int(neuron_id))
+        if st is not None:
+            st.segment = self
+        return st
 
     def _signal(self, name: str, ids: np.ndarray | None) -> neo.AnalogSignal:
         if name not in (self._row.get("signal_names") or ()):

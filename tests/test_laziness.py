@@ -138,6 +138,88 @@ def test_neighbouring_neurons_reuse_their_decoded_row_group(where):
         store.get_segments()[0].get_spiketrain(ids[1])
 
 
+def _hot(store) -> bool:
+    """Whether ``store`` holds a spikes file decoded whole."""
+    from mozaik_arrow import reader
+
+    return any(reader.HOT_FILES.get((store._files._owner, rel, cols)) is not None
+               for rel, cols in store._files._hot_columns.items())
+
+
+def test_a_loop_over_many_neurons_decodes_their_file_once(where):
+    """One-neuron reads spread over a file: once they have decoded a quarter of its row
+    groups one by one, the file is decoded whole and the loop reads from memory (damage done
+    after that is not seen; a store opened afresh reports it). Fewer, sparse reads never
+    decode the whole file."""
+    per = schema.SPIKES_ROWS_PER_GROUP
+    seg_in = synthetic_segment("V1_Exc_L4", 16 * per, mean_rate=20.0, seed=7, first_id=100)
+    by_id = {st.annotations["channel_id"]: st for st in seg_in.spiketrains}
+    with ma.open(where.url, "w") as store:
+        store.add_recording(seg_in, STIM)
+    first_of = [100 + g * per + 5 for g in range(16)]
+    with ma.open(where.url, "r") as store:
+        seg = store.get_segments()[0]
+        for i in first_of[:3] + first_of[:3]:  # three groups of sixteen: not a quarter
+            seg.get_spiketrain(i)
+        assert not _hot(store)
+        seg.get_spiketrain(first_of[3])
+        assert _hot(store)
+        _destroy_row_groups(where, seg._row["spikes_files"][0])
+        ids = np.random.default_rng(0).permutation(sorted(by_id)).tolist()
+        for i in ids:
+            st = seg.get_spiketrain(i)
+            want = by_id[i]
+            assert np.array_equal(st.magnitude.view(np.int64), want.magnitude.view(np.int64))
+            assert st.t_start == want.t_start and st.t_stop == want.t_stop
+            assert st.annotations["channel_id"] == i and st.segment is seg
+            assert not st.flags.writeable
+        assert len(seg.get_spiketrains()) == len(by_id)  # whole-segment reads use it too
+        with pytest.raises(ValueError, match="neuron 5 has no spike train"):
+            seg.get_spiketrain(5)
+    assert not _hot(store)  # closing the store let its files go
+    with ma.open(where.url, "r") as store, pytest.raises(ma.CorruptFileError):
+        store.get_segments()[0].get_spiketrain(ids[0])
+
+
+def test_files_decoded_whole_share_one_budget(tmp_path, monkeypatch):
+    """Every store of the process draws on one budget: a file larger than half of it is
+    never decoded whole, and the least recently used file goes first."""
+    from mozaik_arrow import reader
+
+    per = schema.SPIKES_ROWS_PER_GROUP
+    stores = []
+    for k in range(3):
+        with ma.open(tmp_path / f"s{k}", "w") as store:
+            store.add_recording(synthetic_segment("V1_Exc_L4", 8 * per, mean_rate=20.0,
+                                                  seed=k, first_id=0), STIM)
+        stores.append(ma.open(tmp_path / f"s{k}"))
+
+    def loop(store) -> None:
+        seg = store.get_segments()[0]
+        for g in range(8):
+            seg.get_spiketrain(g * per)
+
+    budget = reader.HotFiles(2**30)
+    monkeypatch.setattr(reader, "HOT_FILES", budget)
+    loop(stores[0])
+    one = budget.nbytes
+    assert _hot(stores[0]) and one > 0
+    stores[0]._files.clear()
+    assert budget.nbytes == 0 and not _hot(stores[0])
+    budget.limit = 2 * one - 1  # a file takes more than half of it
+    loop(stores[0])
+    assert not _hot(stores[0]) and budget.nbytes == 0
+    stores[0]._files.clear()
+    budget.limit = 2 * one + one // 2  # two files of this size fit, not three
+    for s in stores:
+        loop(s)
+    assert [_hot(s) for s in stores] == [False, True, True]
+    assert budget.nbytes <= budget.limit
+    for s in stores:
+        s.close()
+    assert budget.nbytes == 0
+
+
 def _destroy_row_groups(where, rel):
     data = bytearray(where.read(rel))
     for lo, hi in _group_byte_ranges(bytes(data)):

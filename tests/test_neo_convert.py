@@ -660,6 +660,27 @@ def test_fast_trains_equal_constructed_ones(arrow_trains):
     assert not got[0].t_start.flags.writeable
 
 
+def test_spike_rows_give_the_trains_a_table_gives(arrow_trains):
+    """SpikeRows (one-neuron reads from a file decoded whole) build the same trains as the
+    table path, check the ranges once when made, and say None for what they cannot serve."""
+    from mozaik_arrow.neo_read import SpikeRows
+
+    rows, arr, ids, ts, tp = arrow_trains
+    table = pa.table({"neuron_id": ids, "units": ["ms"] * 4, "t_start": ts, "t_stop": tp,
+                      "times": arr})
+    spike_rows = SpikeRows.from_table(table)
+    for i, ref in zip(ids, nc.spiketrains_from_table(table), strict=True):
+        got = spike_rows.train(int(i))
+        assert_same_train(got, ref)
+        assert not got.flags.writeable
+    assert spike_rows.train(9) is None and spike_rows.train(14) is None
+    assert SpikeRows.from_table(table.set_column(1, "units", pa.array(["ms", "s", "ms", "ms"]))) is None
+    assert SpikeRows.from_table(table.slice(0, 0)) is None
+    late = table.set_column(3, "t_stop", pa.array([10.0, 10.0, 1.5, 5.0]))  # neuron 12 spikes at 2.0
+    with pytest.raises(ValueError, match="neuron 12"):
+        SpikeRows.from_table(late)
+
+
 def test_fast_trains_support_neo_operations(arrow_trains):
     rows, arr, ids, ts, tp = arrow_trains
     got = nc.spiketrains_from_arrow(
