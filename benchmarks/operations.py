@@ -71,6 +71,8 @@ OPS: list[OpInfo] = [
     OpInfo("query_stimulus_ms", "param_filter_query(st_orientation, st_contrast)", "ms"),
     OpInfo("first_spiketrain_ms", "open + first spike train (cold)", "ms"),
     OpInfo("one_spiketrain_ms", "one neuron's spike train, warm", "ms", target=2.0),
+    OpInfo("one_spiketrain_sparse_ms", "  the same, no file decoded whole (a row group each)",
+           "ms", target=2.0),
     OpInfo("one_vm_ms", "one neuron's Vm, warm", "ms", target=5.0),
     OpInfo("trains_stimulus_s", "all spike trains of one stimulus as neo objects", "s",
            target=2.0),

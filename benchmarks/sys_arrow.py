@@ -13,6 +13,7 @@ import polars as pl
 
 import mozaik_arrow as ma
 from mozaik_arrow import queries as q
+from mozaik_arrow import reader
 from mozaik_arrow.neo_convert import list_parts
 
 from .generator import Model, neo_segments, write_ads, write_recordings
@@ -117,6 +118,17 @@ def ops(model: Model, probe: Probe, path: Path, small_path: Path | None = None,
         s.annotations["sheet_name"], order[s.annotations["stimulus"]]))
     n_bins = int(math.ceil(model.scale.duration / probe.bin_ms))
 
+    sparse_seg = next(s for s in ma.open(path).get_segments() if s.identifier == seg.identifier)
+
+    def sparse(i: Any) -> Any:
+        # A store of its own with whole-file decoding off: every read decodes (or finds in
+        # the row-group LRU) the neuron's row group, as reads too sparse to promote do.
+        limit, reader.HOT_FILES.limit = reader.HOT_FILES.limit, 0
+        try:
+            return sparse_seg.get_spiketrain(int(i))
+        finally:
+            reader.HOT_FILES.limit = limit
+
     def open_store(p: Path) -> Any:
         s = ma.open(p)
         s.get_segments()
@@ -160,6 +172,8 @@ def ops(model: Model, probe: Probe, path: Path, small_path: Path | None = None,
                                   norm=lambda r: np.asarray(r[1]), warmup=0),
         "one_spiketrain_ms": Op(lambda i: seg.get_spiketrain(int(i)), each=probe.neuron_ids,
                                 norm=np.asarray),
+        "one_spiketrain_sparse_ms": Op(sparse, each=probe.neuron_ids, norm=np.asarray,
+                                       check_as="one_spiketrain_ms"),
         "one_vm_ms": Op(lambda i: seg.get_vm(int(i)), each=probe.vm_ids,
                         norm=lambda v: np.asarray(v).ravel()),
         "trains_stimulus_s": Op(trains, repeat=3, norm=lambda ts: (

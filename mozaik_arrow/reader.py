@@ -144,7 +144,9 @@ class FileCache:
         self.size_of: Callable[[str], int | None] = lambda rel: None
         self.max_open = max_open
         self.decoded_bytes = decoded_bytes
-        self._decoded: OrderedDict[tuple[str, int, tuple[str, ...]], pa.Table] = OrderedDict()
+        # (file, row group or -1 for all, columns) -> (table, what was derived from it)
+        self._decoded: OrderedDict[tuple[str, int, tuple[str, ...]],
+                                   tuple[pa.Table, dict[Any, Any]]] = OrderedDict()
         self._decoded_size = 0
         self._decoded_lock = threading.Lock()  # segments are read from worker threads too
         self._files: OrderedDict[str, pq.ParquetFile] = OrderedDict()
@@ -263,10 +265,10 @@ class FileCache:
         """``read(file)``, kept decoded in the LRU when at most ``keep_up_to`` bytes (safe:
         committed files never change)."""
         with self._decoded_lock:
-            table = self._decoded.get(key)
-            if table is not None:
+            entry = self._decoded.get(key)
+            if entry is not None:
                 self._decoded.move_to_end(key)
-                return table
+                return entry[0]
         pf = self.file(key[0])
         try:
             table = read(pf)
@@ -276,10 +278,10 @@ class FileCache:
         if size <= keep_up_to:
             with self._decoded_lock:
                 if key not in self._decoded:
-                    self._decoded[key] = table
+                    self._decoded[key] = (table, {})
                     self._decoded_size += size
                 while self._decoded_size > self.decoded_bytes:
-                    _, old = self._decoded.popitem(last=False)
+                    _, (old, _) = self._decoded.popitem(last=False)
                     self._decoded_size -= old.nbytes
         return table
 
@@ -361,13 +363,26 @@ class FileCache:
         entry = self._hot_entry(rel, columns)
         return None if entry is None else entry[0]
 
-    def hot_derived(self, rel: str, columns: Sequence[str],
+    def derived_for(self, rel: str, neuron_id: int, columns: Sequence[str],
                     derive: Callable[[pa.Table], Any]) -> Any:
-        """``derive(table)`` of ``rel`` decoded whole (computed once per kept file), or
-        None when ``rel`` is not kept decoded whole (see :data:`HOT_FILES`)."""
-        entry = self._hot_entry(rel, tuple(columns))
+        """``derive(table)`` for the decoded table that holds ``neuron_id``'s row: the file
+        decoded whole, or its row group kept from an earlier read. Computed once per kept
+        table (so a one-neuron read from memory skips the Arrow-to-numpy steps); None when
+        neither is kept decoded, or for signals files."""
+        cols = tuple(columns)
+        entry = self._hot_entry(rel, cols)
         if entry is None:
-            return None
+            idx = self.index(rel)
+            if idx.name is not None:
+                return None
+            g = int(np.searchsorted(idx.id_max, neuron_id, side="left"))
+            if g == len(idx.id_max) or idx.id_min[g] > neuron_id:
+                return None
+            with self._decoded_lock:
+                entry = self._decoded.get((rel, g, cols))
+                if entry is None:
+                    return None
+                self._decoded.move_to_end((rel, g, cols))
         table, derived = entry
         if derive not in derived:
             derived[derive] = derive(table)

@@ -230,7 +230,7 @@ class MozaikSegment(neo.Segment):
         """
         single = np.ndim(neuron_id) == 0
         if single:
-            st = self._hot_spiketrain(neuron_id)
+            st = self._kept_spiketrain(neuron_id)
             if st is not None:
                 return st
         ids = np.atleast_1d(np.asarray(neuron_id, dtype=np.int64))
@@ -245,13 +245,16 @@ class MozaikSegment(neo.Segment):
             st.segment = self
         return trains[0] if single else trains
 
-    def _hot_spiketrain(self, neuron_id: Any) -> neo.SpikeTrain | None:
-        """One neuron's train from its file decoded whole (a loop of one-neuron reads made
-        the file cache keep it: see :mod:`.reader`), or None to read it the usual way."""
-        files = self._row.get("spikes_files") or ()
-        if len(files) != 1:
+    def _kept_spiketrain(self, neuron_id: Any) -> neo.SpikeTrain | None:
+        """One neuron's train from a table the file cache keeps decoded (its row group, or
+        its file decoded whole for a loop of one-neuron reads: see :mod:`.reader`), or None
+        to read it the usual way."""
+        files, first = self._parts("spikes")
+        if not len(files):
             return None
-        rows = self._files.hot_derived(files[0], _SPIKE_COLUMNS, SpikeRows.from_table)
+        part = max(0, int(np.searchsorted(first, neuron_id, side="right")) - 1)
+        rows = self._files.derived_for(files[part], int(neuron_id), _SPIKE_COLUMNS,
+                                       SpikeRows.from_table)
         st = None if rows is None else rows.train(int(neuron_id))
         if st is not None:
             st.segment = self
