@@ -163,10 +163,11 @@ def spiketrains_from_arrow(
     t_stop=t_stop[i], source_id=id, channel_id=id)`` attribute by attribute (``t_start`` /
     ``t_stop`` are float64 Quantity scalars shared by trains with bit-identical values, and
     read-only; ``sampling_rate`` is neo's own default object). Cost, measured on 1e5 trains:
-    ~5-6 us per train of CPU, ~9-18 us when the ~1.5 KB of Python objects per train lands on
-    fresh memory (page faults dominate then); neo's constructor takes ~180-300 us. One call
-    for one neuron: ~20-30 us. The garbage collector is paused while the objects are created
-    (and restored after), which halves the cost.
+    ~3.5-4 us per train of CPU (5-6 before the views skipped ``__array_finalize__``), more
+    when the ~1.5 KB of Python objects per train lands on fresh memory (page faults);
+    neo's constructor takes ~180-300 us. One call for one neuron: ~20-30 us. The garbage
+    collector is paused while the objects are created (and restored after), which halves
+    the cost.
     """
     ids = np.asarray(neuron_ids)
     if ids.ndim != 1:
@@ -215,10 +216,30 @@ def spiketrains_from_arrow(
     return trains
 
 
+class _View(np.ndarray):
+    """A bare ndarray subclass with SpikeTrain's memory layout (a ``__dict__``), made so a
+    view can become a SpikeTrain by ``__class__`` assignment: creating the view as a
+    SpikeTrain runs neo's and quantities' ``__array_finalize__`` (~1 us a train), whose
+    every attribute is then overwritten."""
+
+
+_NEW_DICT = dict.__new__
+_CHECK_ARRAY_ANNOTATIONS = inspect.signature(ArrayDict.__init__).parameters[
+    "check_function"].default
+
+
+def _array_dict(length: int) -> ArrayDict:
+    """``ArrayDict(length)`` without its Python ``__init__`` (same attributes)."""
+    d = _NEW_DICT(ArrayDict)
+    d.__dict__ = {"check_function": _CHECK_ARRAY_ANNOTATIONS, "length": length}
+    return d
+
+
 def _train(values: np.ndarray, a: int, b: int, dim: Any, t_start: pq.Quantity,
            t_stop: pq.Quantity, annotations: dict[str, Any]) -> neo.SpikeTrain:
     """The train of ``values[a:b]`` (a view), built without neo's constructor."""
-    st = np.ndarray.__new__(neo.SpikeTrain, (b - a,), _F64, values, a * 8)
+    st = np.ndarray.__new__(_View, (b - a,), _F64, values, a * 8)
+    st.__class__ = neo.SpikeTrain
     # exactly the attributes (and order) neo's __new__/__init__ leave on a new train
     st.__dict__ = {
         "_dimensionality": dim,
@@ -230,7 +251,7 @@ def _train(values: np.ndarray, a: int, b: int, dim: Any, t_start: pq.Quantity,
         "segment": None,
         "unit": None,
         "annotations": annotations,
-        "array_annotations": ArrayDict(b - a),
+        "array_annotations": _array_dict(b - a),
         "name": None,
         "file_origin": None,
         "description": None,

@@ -84,6 +84,7 @@ def assert_same_train(fast: neo.SpikeTrain, ref: neo.SpikeTrain) -> None:
     assert type(fast.array_annotations) is ArrayDict
     assert dict(fast.array_annotations) == dict(ref.array_annotations) == {}
     assert fast.array_annotations.length == ref.array_annotations.length
+    assert vars(fast.array_annotations) == vars(ref.array_annotations)  # check_function too
 
 
 def assert_same_signal(a: neo.AnalogSignal, b: neo.AnalogSignal, *, skip=("segment",)) -> None:
