@@ -59,7 +59,7 @@ from .collection_tasks import (
     to_pandas,
 )
 from .errors import NotAStoreError
-from .flatten import append_param_columns, pair, stimulus_params
+from .flatten import append_param_columns, stimulus_params
 from .snapshot import ROW_SCHEMAS, Snapshot
 from .sql import file_view
 from .store import ArrowDataStore
@@ -406,19 +406,6 @@ def _deferred(fn: Callable[[], pl.DataFrame]) -> pl.LazyFrame:
 
 
 # -- the collection ------------------------------------------------------------------------------
-def _any_of(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list) else [value]
-
-
-def _matches(params: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
-    """mozaik's rules on model parameters: every key matches, a list means any of, a run
-    lacking the parameter never matches, values compare normalised (``1 == 1.0``)."""
-    for name, value in wanted.items():
-        if name not in params or pair(name, params[name]) not in {pair(name, v) for v in _any_of(value)}:
-            return False
-    return True
-
-
 class Collection:
     """Many read-only stores, one per run, queried together (see :func:`open_collection`).
 
@@ -525,7 +512,7 @@ class Collection:
         runs = self._runs
         if wanted:
             params = self._state.parameters()
-            runs = [r for r in runs if _matches(params[r], wanted)]
+            runs = [r for r in runs if queries.params_match(params[r], wanted)]
         filters = self._filters + ((dict(kwargs),) if kwargs else ())
         out = Collection(self._state, runs, filters)
         ads_unique, rec_unique = kwargs.get("ads_unique"), kwargs.get("rec_unique")

@@ -40,7 +40,7 @@ __all__ = [
     "partition_by_stimulus_parameter_query", "partition_analysis_results_by_parameters_query",
     "partition_analysis_results_by_stimulus_parameters_query", "equal_stimulus_type",
     "equal_ads_type", "equal_ads_except", "equal_ads", "equal_stimulus",
-    "ads_with_equal_stimulus_type", "ads_with_equal_stimuli", "pairs_filter",
+    "ads_with_equal_stimulus_type", "ads_with_equal_stimuli", "pairs_filter", "params_match",
 ]
 
 _SEP = "\x1e"  # joins the pairs of a group key; never inside a pair
@@ -176,6 +176,14 @@ def _pairs_match(pairs: Sequence[str], kwargs: Mapping[str, Any]) -> bool:
     """:func:`pairs_filter` for one object's pairs, in Python."""
     have = set(pairs)
     return all(any(pair(n, v) in have for v in _any_of(value)) for n, value in kwargs.items())
+
+
+def params_match(params: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """:func:`pairs_filter`'s rules on one parameter mapping, in Python: every key matches,
+    a list value means any of its values, a mapping lacking the parameter never matches,
+    values compare normalised (``1 == 1.0``, ``True != 1``)."""
+    return all(name in params and pair(name, params[name]) in {pair(name, v) for v in _any_of(value)}
+               for name, value in wanted.items())
 
 
 def _stimulus_matches(text: str, st: Mapping[str, Any]) -> bool:

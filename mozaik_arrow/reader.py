@@ -11,8 +11,9 @@ neuron. Data files never change once committed (new data gets new names), so a d
 group cannot go stale.
 
 A loop over many neurons of one recording in any order (a per-neuron analysis) would still
-decode a row group per neuron. So a spikes file whose one-neuron reads have touched a quarter
-of its row groups is decoded whole, once, and its reads are then served from memory (what
+decode a row group per neuron. So a file (spikes, or one signal) whose one-neuron reads have
+touched a quarter of its row groups is decoded whole, once, and its reads are then served
+from memory (what
 mozaik's pickle store does on a segment's first access, but only for files read this way).
 Those whole files share one process-wide budget (:data:`HOT_FILES`), whatever the number of
 stores open, so a collection of a thousand runs cannot hold a thousand decoded files.
@@ -23,6 +24,7 @@ damaged one a :class:`CorruptFileError`.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import threading
 import weakref
@@ -52,11 +54,17 @@ class GroupIndex:
     name: np.ndarray | None  # object array of signal names (signals files only)
     num_rows: int
 
+    @functools.cached_property
+    def one_kind(self) -> bool:
+        """Whether every row group holds the same kind of rows (a spikes file, or a signals
+        file of one signal): then the file can be decoded whole for one-neuron reads."""
+        return self.name is None or bool((self.name == self.name[0]).all())
+
 
 # read_rows reads up to this many row groups one at a time through the decoded LRU (more:
 # one multi-threaded read, not kept).
 _GROUPS_ONE_BY_ONE = 256
-# A spikes file is decoded whole once one-neuron reads have touched this share of its row
+# A file is decoded whole once one-neuron reads have touched this share of its row
 # groups (and at least _HOT_MIN_GROUPS): then the row groups already decoded cost about as
 # much as the whole file, so a loop that stops right there pays at most about twice the
 # decoding it needed (the ski-rental rule), and a loop that goes on reads from memory.
@@ -91,17 +99,20 @@ class HotFiles:
                 self._tables.move_to_end(key)
             return entry
 
-    def put(self, key: tuple[int, str, tuple[str, ...]], table: pa.Table) -> None:
-        """Keep ``table`` (if it takes at most half the budget), dropping the least
-        recently used."""
+    def put(self, key: tuple[int, str, tuple[str, ...]], table: pa.Table) -> bool:
+        """Keep ``table`` if it takes at most half the budget (dropping the least recently
+        used); whether it is kept."""
         with self._lock:
-            if key in self._tables or table.nbytes > self.limit // 2:
-                return
+            if key in self._tables:
+                return True
+            if table.nbytes > self.limit // 2:
+                return False
             self._tables[key] = (table, {})
             self._size += table.nbytes
             while self._size > self.limit:
                 _, (old, _) = self._tables.popitem(last=False)
                 self._size -= old.nbytes
+            return True
 
     def drop(self, owner: int) -> None:
         """Forget the files of one :class:`FileCache` (closed or collected)."""
@@ -115,7 +126,7 @@ class HotFiles:
         return self._size
 
 
-#: The process-wide budget of whole decoded spikes files (256 MiB; set ``HOT_FILES.limit``).
+#: The process-wide budget of whole decoded files (256 MiB; set ``HOT_FILES.limit``).
 HOT_FILES = HotFiles(256 * 2**20)
 _OWNERS = itertools.count()
 
@@ -131,9 +142,8 @@ class FileCache:
         How many files to keep open at once.
     decoded_bytes : int
         Memory for row groups kept decoded after reads of a single row group (one-neuron
-        reads, one ADS payload), each at most a quarter of it (0: none kept). Whole spikes
-        files decoded for loops of one-neuron reads count against :data:`HOT_FILES`
-        instead.
+        reads, one ADS payload), each at most a quarter of it (0: none kept). Whole files
+        decoded for loops of one-neuron reads count against :data:`HOT_FILES` instead.
     """
 
     def __init__(self, fs: StoreFileSystem, max_open: int = 64,
@@ -335,10 +345,10 @@ class FileCache:
         if sel is not None:
             groups = sel[groups]
         cols = list(columns) if "neuron_id" in columns else ["neuron_id", *columns]
-        table = self._hot(rel, tuple(cols)) if idx.name is None else None
+        table = self._hot(rel, tuple(cols)) if idx.one_kind else None
         if table is None:
             table = self.read_groups(rel, groups.tolist(), cols)
-            if idx.name is None and len(groups) == 1:
+            if idx.one_kind and len(groups) == 1:
                 self._touch(rel, int(groups[0]), tuple(cols), len(idx.first_row))
         have = table.column("neuron_id").to_numpy()  # ascending: rows are sorted by id
         at = np.minimum(np.searchsorted(have, ids), len(have) - 1)
@@ -356,7 +366,12 @@ class FileCache:
         have = self._hot_columns.get(rel)
         if have is None or not set(columns) <= set(have):
             return None
-        return HOT_FILES.get((self._owner, rel, have))
+        entry = HOT_FILES.get((self._owner, rel, have))
+        if entry is None:  # dropped for other files: a loop over it may promote it again
+            with self._decoded_lock:
+                self._hot_columns.pop(rel, None)
+                self._touched.pop((rel, have), None)
+        return entry
 
     def _hot(self, rel: str, columns: tuple[str, ...]) -> pa.Table | None:
         """``rel`` decoded whole (with at least ``columns``), if it was and still is kept."""
@@ -364,17 +379,18 @@ class FileCache:
         return None if entry is None else entry[0]
 
     def derived_for(self, rel: str, neuron_id: int, columns: Sequence[str],
-                    derive: Callable[[pa.Table], Any]) -> Any:
-        """``derive(table)`` for the decoded table that holds ``neuron_id``'s row: the file
-        decoded whole, or its row group kept from an earlier read. Computed once per kept
-        table (so a one-neuron read from memory skips the Arrow-to-numpy steps); None when
-        neither is kept decoded, or for signals files."""
+                    derive: Callable[[pa.Table], Any], name: str | None = None) -> Any:
+        """``derive(table)`` for the decoded table that holds ``neuron_id``'s row (of signal
+        ``name`` in a signals file): the file decoded whole, or its row group kept from an
+        earlier read. Computed once per kept table (so a one-neuron read from memory skips
+        the Arrow-to-numpy steps); None when neither is kept decoded, or for a signals file
+        of several signals."""
         cols = tuple(columns)
+        idx = self.index(rel)
+        if not idx.one_kind or (idx.name is not None and idx.name[0] != name):
+            return None
         entry = self._hot_entry(rel, cols)
         if entry is None:
-            idx = self.index(rel)
-            if idx.name is not None:
-                return None
             g = int(np.searchsorted(idx.id_max, neuron_id, side="left"))
             if g == len(idx.id_max) or idx.id_min[g] > neuron_id:
                 return None
@@ -413,8 +429,8 @@ class FileCache:
             table = self.file(rel).read(columns=list(columns), use_threads=True).combine_chunks()
         except Exception as e:
             raise self._wrap(rel, e) from e
-        HOT_FILES.put((self._owner, rel, columns), table)
-        self._hot_columns[rel] = columns
+        if HOT_FILES.put((self._owner, rel, columns), table):
+            self._hot_columns[rel] = columns
 
     def read_rows(self, rel: str, rows: Sequence[int], columns: Sequence[str] | None = None) -> pa.Table:
         """Rows of ``rel`` by position, in the order asked (reads only their row groups)."""

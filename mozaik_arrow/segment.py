@@ -24,7 +24,7 @@ from neo.core.spiketrainlist import SpikeTrainList
 
 from . import analytics
 from .neo_convert import analogsignals_from_table, list_parts, spiketrains_from_table
-from .neo_read import SpikeRows
+from .neo_read import SignalRows, SpikeRows
 from .reader import FileCache
 
 __all__ = ["MozaikSegment"]
@@ -177,7 +177,15 @@ class MozaikSegment(neo.Segment):
 
     # -- file access: a recording is one or more files per table ---------------------------
     def _parts(self, table: str, name: str | None = None) -> tuple[list[str], np.ndarray]:
-        """Files of ``table`` (of signal ``name``) and the first neuron id of each."""
+        """Files of ``table`` (of signal ``name``) and the first neuron id of each (made
+        once per segment: one-neuron reads from memory ask for them every time)."""
+        memo = self.__dict__.setdefault("_parts_memo", {})
+        got = memo.get((table, name))
+        if got is None:
+            got = memo[(table, name)] = self._find_parts(table, name)
+        return got
+
+    def _find_parts(self, table: str, name: str | None) -> tuple[list[str], np.ndarray]:
         files = self._row.get(f"{table}_files") or []
         first = np.asarray(self._row.get(f"{table}_first_ids") or [], dtype=np.int64)
         if table == "signals":
@@ -260,11 +268,25 @@ class MozaikSegment(neo.Segment):
             st.segment = self
         return st
 
+    def _kept_signal(self, name: str, neuron_id: int) -> neo.AnalogSignal | None:
+        """One neuron's signal ``name`` from a table the file cache keeps decoded (as
+        :meth:`_kept_spiketrain`), or None to read it the usual way."""
+        files, first = self._parts("signals", name)
+        if not len(files):
+            return None
+        part = max(0, int(np.searchsorted(first, neuron_id, side="right")) - 1)
+        rows = self._files.derived_for(files[part], neuron_id, _SIGNAL_COLUMNS,
+                                       SignalRows.from_table, name)
+        return None if rows is None else rows.signal(
+            neuron_id, name, {"source_population": self._row["sheet_name"]})
+
     def _signal(self, name: str, ids: np.ndarray | None) -> neo.AnalogSignal:
         if name not in (self._row.get("signal_names") or ()):
             raise ValueError(f"segment {self.identifier} has no recorded signal {name!r}")
         if ids is None:
             table = self._read_all("signals", _SIGNAL_COLUMNS, name)
+        elif len(ids) == 1 and (sig := self._kept_signal(name, int(ids[0]))) is not None:
+            return sig
         else:
             table, found = self._read_ids("signals", ids, _SIGNAL_COLUMNS, name)
             if not found.all():
@@ -279,6 +301,10 @@ class MozaikSegment(neo.Segment):
 
     def _signals_of(self, name: str, neuron_id: int | Sequence[int]) -> Any:
         single = np.ndim(neuron_id) == 0
+        if single and name in (self._row.get("signal_names") or ()):
+            sig = self._kept_signal(name, int(neuron_id))
+            if sig is not None:
+                return sig
         ids = np.atleast_1d(np.asarray(neuron_id, dtype=np.int64))
         sig = self._signal(name, ids)
         if single:

@@ -181,6 +181,43 @@ def test_a_loop_over_many_neurons_decodes_their_file_once(where):
         store.get_segments()[0].get_spiketrain(ids[0])
 
 
+def test_a_loop_over_many_vm_reads_decodes_their_file_once(where, monkeypatch):
+    """The same for a signal: once one-neuron Vm reads have decoded a quarter of the file's
+    row groups, the file is decoded whole; the signals then read from memory equal the ones
+    the table path builds (attribute by attribute) and survive damage done after that."""
+    from mozaik_arrow import reader
+
+    from .test_neo_convert import assert_same_signal
+
+    seg_in = synthetic_segment("V1_Exc_L4", 40, n_signals=16, signal_names=("v",), seed=2,
+                               first_id=100)
+    with ma.open(where.url, "w") as store:
+        store.add_recording(seg_in, STIM)
+    ids = list(range(100, 116))
+    with monkeypatch.context() as m, ma.open(where.url, "r") as store:
+        m.setattr(reader.HOT_FILES, "limit", 0)  # the table path, one row group each
+        want = [store.get_segments()[0].get_vm(i) for i in ids]
+    with ma.open(where.url, "r") as store:
+        seg = store.get_segments()[0]
+        rel = seg._row["signals_files"][0]
+        assert store._files.file(rel).metadata.num_row_groups == 16
+        for i in ids[:3]:
+            seg.get_vm(i)
+        assert not _hot(store)
+        seg.get_vm(ids[3])
+        assert _hot(store)
+        _destroy_row_groups(where, rel)
+        for i, w in zip(ids, want, strict=True):
+            got = seg.get_vm(i)
+            assert_same_signal(got, w)
+            assert list(got.__dict__) == list(w.__dict__)
+            assert got.segment is None and not got.flags.writeable
+        with pytest.raises(ValueError, match="no 'v' signal"):
+            seg.get_vm(5)
+    with ma.open(where.url, "r") as store, pytest.raises(ma.CorruptFileError):
+        store.get_segments()[0].get_vm(ids[0])
+
+
 def test_files_decoded_whole_share_one_budget(tmp_path, monkeypatch):
     """Every store of the process draws on one budget: a file larger than half of it is
     never decoded whole, and the least recently used file goes first."""
@@ -215,6 +252,8 @@ def test_files_decoded_whole_share_one_budget(tmp_path, monkeypatch):
         loop(s)
     assert [_hot(s) for s in stores] == [False, True, True]
     assert budget.nbytes <= budget.limit
+    loop(stores[0])  # pushed out, then looped over again: decoded whole again
+    assert [_hot(s) for s in stores] == [True, False, True]
     for s in stores:
         s.close()
     assert budget.nbytes == 0

@@ -677,9 +677,47 @@ def test_spike_rows_give_the_trains_a_table_gives(arrow_trains):
     assert spike_rows.train(9) is None and spike_rows.train(14) is None
     assert SpikeRows.from_table(table.set_column(1, "units", pa.array(["ms", "s", "ms", "ms"]))) is None
     assert SpikeRows.from_table(table.slice(0, 0)) is None
-    late = table.set_column(3, "t_stop", pa.array([10.0, 10.0, 1.5, 5.0]))  # neuron 12 spikes at 2.0
+    # neuron 12 spikes at 2.0, 13 has t_stop before t_start: only they are left to the table
+    # path (which names them), their neighbours are served
+    late = table.set_column(3, "t_stop", pa.array([10.0, 10.0, 1.5, -1.0]))
+    bad_rows = SpikeRows.from_table(late)
+    assert bad_rows.train(12) is None and bad_rows.train(13) is None
+    assert_same_train(bad_rows.train(10), spike_rows.train(10))
     with pytest.raises(ValueError, match="neuron 12"):
-        SpikeRows.from_table(late)
+        nc.spiketrains_from_table(late.slice(2, 1))
+
+
+def test_signal_rows_give_the_signals_a_table_gives():
+    """SignalRows (one-neuron signal reads from a kept table) build the (T x 1) signal the
+    table path builds, attribute by attribute, and it behaves as a neo signal."""
+    from mozaik_arrow.neo_read import SignalRows
+
+    rng = np.random.default_rng(3)
+    ids = np.array([4, 9, 11])
+    samples = pa.array([rng.normal(size=6) for _ in ids], type=pa.large_list(pa.float64()))
+    table = pa.table({"neuron_id": ids, "units": ["mV"] * 3, "time_units": ["ms"] * 3,
+                      "t_start": [5.0] * 3, "sampling_period": [0.1] * 3, "samples": samples})
+    rows = SignalRows.from_table(table)
+    for r, i in enumerate(ids):
+        one = table.slice(r, 1)
+        (ref,) = nc.analogsignals_from_table(
+            one.append_column("name", pa.array(["v"])), annotations={"source_population": "V1"})
+        got = rows.signal(int(i), "v", {"source_population": "V1"})
+        assert_same_signal(got, ref, skip=())
+        assert list(got.__dict__) == list(ref.__dict__)
+        assert type(got.array_annotations) is ArrayDict
+        assert vars(got.array_annotations) == vars(ref.array_annotations)
+        assert got.t_start is ref.t_start and got.sampling_rate is ref.sampling_rate  # shared
+        assert not got.flags.writeable and np.shares_memory(got, rows.values)
+        for f in (lambda x: x.time_slice(5.2 * ms, 5.45 * ms), lambda x: x.rescale("V"),
+                  lambda x: x.magnitude.ravel(), lambda x: x.times, lambda x: x.t_stop,
+                  lambda x: copy.deepcopy(x), lambda x: pickle.loads(pickle.dumps(x))):
+            a, b = f(got), f(ref)
+            assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert rows.signal(5, "v") is None
+    assert SignalRows.from_table(table.set_column(1, "units", pa.array(["mV", "V", "mV"]))) is None
+    as_f32 = table.set_column(5, "samples", samples.cast(pa.large_list(pa.float32())))
+    assert SignalRows.from_table(as_f32) is None
 
 
 def test_fast_trains_support_neo_operations(arrow_trains):

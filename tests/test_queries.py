@@ -345,6 +345,10 @@ def test_param_filter_query_equals_the_naive_rules(store, kwargs):
         assert [ads_params(a) for a in v.analysis_result_copy()] == [ads_params(a) for a in ads]
         assert v.get_stimuli() == [s.annotations["stimulus"] for s in v.get_segments()]
         assert v.segments_frame().collect()["segment_id"].sort().to_list() == recs
+    # the same rules on a plain mapping (collections filter runs by model parameters so)
+    for a in store.analysis_result_copy():
+        rest = {k: v for k, v in kwargs.items() if not k.startswith("st_")}
+        assert q.params_match(ads_params(a), rest) == _naive_matches(ads_params(a), rest)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
