@@ -74,6 +74,8 @@ OPS: list[OpInfo] = [
     OpInfo("one_spiketrain_sparse_ms", "  the same, no file decoded whole (a row group each)",
            "ms", target=2.0),
     OpInfo("one_vm_ms", "one neuron's Vm, warm", "ms", target=5.0),
+    OpInfo("one_vm_sparse_ms", "  the same, no file decoded whole (a row group each)", "ms",
+           target=5.0),
     OpInfo("trains_stimulus_s", "all spike trains of one stimulus as neo objects", "s",
            target=2.0),
     OpInfo("rates_stimulus_ms", "mean rates, every neuron of one stimulus", "ms", target=50.0),

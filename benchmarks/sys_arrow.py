@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -120,14 +121,16 @@ def ops(model: Model, probe: Probe, path: Path, small_path: Path | None = None,
 
     sparse_seg = next(s for s in ma.open(path).get_segments() if s.identifier == seg.identifier)
 
-    def sparse(i: Any) -> Any:
+    def sparse(read: Callable[[int], Any]) -> Callable[[Any], Any]:
         # A store of its own with whole-file decoding off: every read decodes (or finds in
         # the row-group LRU) the neuron's row group, as reads too sparse to promote do.
-        limit, reader.HOT_FILES.limit = reader.HOT_FILES.limit, 0
-        try:
-            return sparse_seg.get_spiketrain(int(i))
-        finally:
-            reader.HOT_FILES.limit = limit
+        def one(i: Any) -> Any:
+            limit, reader.HOT_FILES.limit = reader.HOT_FILES.limit, 0
+            try:
+                return read(int(i))
+            finally:
+                reader.HOT_FILES.limit = limit
+        return one
 
     def open_store(p: Path) -> Any:
         s = ma.open(p)
@@ -172,10 +175,12 @@ def ops(model: Model, probe: Probe, path: Path, small_path: Path | None = None,
                                   norm=lambda r: np.asarray(r[1]), warmup=0),
         "one_spiketrain_ms": Op(lambda i: seg.get_spiketrain(int(i)), each=probe.neuron_ids,
                                 norm=np.asarray),
-        "one_spiketrain_sparse_ms": Op(sparse, each=probe.neuron_ids, norm=np.asarray,
-                                       check_as="one_spiketrain_ms"),
+        "one_spiketrain_sparse_ms": Op(sparse(sparse_seg.get_spiketrain), each=probe.neuron_ids,
+                                       norm=np.asarray, check_as="one_spiketrain_ms"),
         "one_vm_ms": Op(lambda i: seg.get_vm(int(i)), each=probe.vm_ids,
                         norm=lambda v: np.asarray(v).ravel()),
+        "one_vm_sparse_ms": Op(sparse(sparse_seg.get_vm), each=probe.vm_ids,
+                               norm=lambda v: np.asarray(v).ravel(), check_as="one_vm_ms"),
         "trains_stimulus_s": Op(trains, repeat=3, norm=lambda ts: (
             sum(len(t) for t in ts), sum(len(x) for t in ts for x in t))),
         "rates_stimulus_ms": Op(lambda: [s.mean_rates() for s in segs], norm=np.concatenate),
