@@ -218,10 +218,10 @@ def spiketrains_from_arrow(
 
 
 class _View(np.ndarray):
-    """A bare ndarray subclass with SpikeTrain's memory layout (a ``__dict__``), made so a
-    view can become a SpikeTrain by ``__class__`` assignment: creating the view as a
-    SpikeTrain runs neo's and quantities' ``__array_finalize__`` (~1 us a train), whose
-    every attribute is then overwritten."""
+    """A bare ndarray subclass with the memory layout of neo's data objects (a
+    ``__dict__``), so that a view can become a SpikeTrain or AnalogSignal by ``__class__``
+    assignment: creating the view as one runs neo's and quantities' ``__array_finalize__``
+    (~1 us), whose every attribute is then overwritten."""
 
 
 _NEW_DICT = dict.__new__

@@ -194,6 +194,13 @@ class MozaikSegment(neo.Segment):
             first = first[keep]
         return files, first
 
+    def _file_of(self, table: str, neuron_id: int, name: str | None = None) -> str | None:
+        """The file of ``table`` (of signal ``name``) that would hold ``neuron_id``."""
+        files, first = self._parts(table, name)
+        if not len(files):
+            return None
+        return files[max(0, int(np.searchsorted(first, neuron_id, side="right")) - 1)]
+
     def _read_all(self, table: str, columns: Sequence[str], name: str | None = None) -> pa.Table:
         files, _ = self._parts(table, name)
         tables = [self._files.read_all(f, columns) for f in files]
@@ -257,12 +264,9 @@ class MozaikSegment(neo.Segment):
         """One neuron's train from a table the file cache keeps decoded (its row group, or
         its file decoded whole for a loop of one-neuron reads: see :mod:`.reader`), or None
         to read it the usual way."""
-        files, first = self._parts("spikes")
-        if not len(files):
-            return None
-        part = max(0, int(np.searchsorted(first, neuron_id, side="right")) - 1)
-        rows = self._files.derived_for(files[part], int(neuron_id), _SPIKE_COLUMNS,
-                                       SpikeRows.from_table)
+        rel = self._file_of("spikes", int(neuron_id))
+        rows = None if rel is None else self._files.derived_for(
+            rel, int(neuron_id), _SPIKE_COLUMNS, SpikeRows.from_table)
         st = None if rows is None else rows.train(int(neuron_id))
         if st is not None:
             st.segment = self
@@ -271,12 +275,9 @@ class MozaikSegment(neo.Segment):
     def _kept_signal(self, name: str, neuron_id: int) -> neo.AnalogSignal | None:
         """One neuron's signal ``name`` from a table the file cache keeps decoded (as
         :meth:`_kept_spiketrain`), or None to read it the usual way."""
-        files, first = self._parts("signals", name)
-        if not len(files):
-            return None
-        part = max(0, int(np.searchsorted(first, neuron_id, side="right")) - 1)
-        rows = self._files.derived_for(files[part], neuron_id, _SIGNAL_COLUMNS,
-                                       SignalRows.from_table, name)
+        rel = self._file_of("signals", neuron_id, name)
+        rows = None if rel is None else self._files.derived_for(
+            rel, neuron_id, _SIGNAL_COLUMNS, SignalRows.from_table, name)
         return None if rows is None else rows.signal(
             neuron_id, name, {"source_population": self._row["sheet_name"]})
 
@@ -285,8 +286,6 @@ class MozaikSegment(neo.Segment):
             raise ValueError(f"segment {self.identifier} has no recorded signal {name!r}")
         if ids is None:
             table = self._read_all("signals", _SIGNAL_COLUMNS, name)
-        elif len(ids) == 1 and (sig := self._kept_signal(name, int(ids[0]))) is not None:
-            return sig
         else:
             table, found = self._read_ids("signals", ids, _SIGNAL_COLUMNS, name)
             if not found.all():
