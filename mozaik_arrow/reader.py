@@ -427,8 +427,11 @@ class FileCache:
             return
         try:
             table = self.file(rel).read(columns=list(columns), use_threads=True).combine_chunks()
-        except Exception as e:
-            raise self._wrap(rel, e) from e
+        except (OSError, ValueError, pa.ArrowException):
+            # A damaged row group elsewhere in the file must not fail this read, whose own
+            # group decoded fine: the file stays read group by group, and a read of the
+            # damaged group reports it.
+            return
         if HOT_FILES.put((self._owner, rel, columns), table):
             self._hot_columns[rel] = columns
 

@@ -181,6 +181,30 @@ def test_a_loop_over_many_neurons_decodes_their_file_once(where):
         store.get_segments()[0].get_spiketrain(ids[0])
 
 
+def test_a_damaged_row_group_fails_only_its_own_reads_in_a_loop(tmp_path):
+    """A loop of one-neuron reads over a file with one damaged row group: the file cannot be
+    decoded whole, the reads of intact groups still succeed, the damaged group's raise."""
+    per = schema.SPIKES_ROWS_PER_GROUP
+    where = LocalLocation(tmp_path / "store")
+    seg_in = synthetic_segment("V1_Exc_L4", 8 * per, mean_rate=20.0, seed=4, first_id=0)
+    by_id = {st.annotations["channel_id"]: st for st in seg_in.spiketrains}
+    with ma.open(where.url, "w") as store:
+        store.add_recording(seg_in, STIM)
+    with ma.open(where.url, "r") as store:
+        rel = store.get_segments()[0]._row["spikes_files"][0]
+    data = bytearray(where.read(rel))
+    lo, hi = _group_byte_ranges(bytes(data))[7]
+    data[lo:hi] = b"\xff" * (hi - lo)
+    where.write(rel, bytes(data))
+    with ma.open(where.url, "r") as store:
+        seg = store.get_segments()[0]
+        for i in [g * per + 3 for g in range(7)]:
+            assert np.array_equal(seg.get_spiketrain(i).magnitude, by_id[i].magnitude)
+        assert not _hot(store)
+        with pytest.raises(ma.CorruptFileError):
+            seg.get_spiketrain(7 * per + 3)
+
+
 def test_a_loop_over_many_vm_reads_decodes_their_file_once(where, monkeypatch):
     """The same for a signal: once one-neuron Vm reads have decoded a quarter of the file's
     row groups, the file is decoded whole; the signals then read from memory equal the ones
