@@ -181,6 +181,27 @@ def test_a_loop_over_many_neurons_decodes_their_file_once(where):
         store.get_segments()[0].get_spiketrain(ids[0])
 
 
+def test_one_neuron_reads_from_threads_while_the_file_is_promoted(tmp_path):
+    """Segments are read from worker threads too: reads racing the promotion of their file
+    (and each other's derived tables) all return the right trains."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    per = schema.SPIKES_ROWS_PER_GROUP
+    seg_in = synthetic_segment("V1_Exc_L4", 16 * per, mean_rate=20.0, seed=9, first_id=0)
+    by_id = {st.annotations["channel_id"]: st for st in seg_in.spiketrains}
+    with ma.open(tmp_path / "s", "w") as store:
+        store.add_recording(seg_in, STIM)
+    ids = np.random.default_rng(1).choice(sorted(by_id), 3000).tolist()
+    with ma.open(tmp_path / "s") as store:
+        seg = store.get_segments()[0]
+        with ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(seg.get_spiketrain, ids))
+        assert _hot(store)
+    for i, st in zip(ids, got, strict=True):
+        assert st.annotations["channel_id"] == i
+        assert np.array_equal(st.magnitude.view(np.int64), by_id[i].magnitude.view(np.int64))
+
+
 def test_a_damaged_row_group_fails_only_its_own_reads_in_a_loop(tmp_path):
     """A loop of one-neuron reads over a file with one damaged row group: the file cannot be
     decoded whole, the reads of intact groups still succeed, the damaged group's raise."""
