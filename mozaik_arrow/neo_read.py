@@ -119,6 +119,12 @@ _SCALARS: dict[tuple[str, int], pq.Quantity] = {}
 _SCALARS_MAX = 4096
 
 
+def _time_scalar_of(units: str, value: float, dim: Any) -> pq.Quantity:
+    """:func:`_time_scalar` of one value (its bits taken here)."""
+    x = np.float64(value)
+    return _time_scalar(units, int(x.view(np.int64)), float(x), dim)
+
+
 def _time_scalar(units: str, bits: int, value: float, dim: Any) -> pq.Quantity:
     key = (units, bits)
     q = _SCALARS.get(key)
@@ -301,11 +307,9 @@ class SpikeRows:
             return None
         if self._bad is not None and self._bad[r]:
             return None
-        t0, t1 = self.t_start[r], self.t_stop[r]
         return _train(self.values, int(self.offsets[r]), int(self.offsets[r + 1]),
-                      self._dim.copy(), _time_scalar(self.units, int(t0.view(np.int64)),
-                                                     float(t0), self._dim),
-                      _time_scalar(self.units, int(t1.view(np.int64)), float(t1), self._dim),
+                      self._dim.copy(), _time_scalar_of(self.units, self.t_start[r], self._dim),
+                      _time_scalar_of(self.units, self.t_stop[r], self._dim),
                       {"source_id": int(neuron_id), "channel_id": int(neuron_id)})
 
 
@@ -501,11 +505,10 @@ def analogsignal_from_arrow(
     if annotations:
         ann.update(annotations)
     dim = _time_dim(time_units)
-    t0_bits = int(np.float64(t0).view(np.int64))
     return neo.AnalogSignal(
         block.T,
         units=units,
-        t_start=_time_scalar(time_units, t0_bits, t0, dim),
+        t_start=_time_scalar_of(time_units, t0, dim),
         sampling_rate=_rate_for_period(p, time_units),
         name=name,
         array_annotations={"channel_index": ci},
@@ -562,7 +565,7 @@ class SignalRows:
         if r == len(self.ids) or self.ids[r] != neuron_id:
             return None
         a, b = int(self.offsets[r]), int(self.offsets[r + 1])
-        t0, period = self.t_start[r], self.sampling_period[r]
+        period = self.sampling_period[r]
         sig = np.ndarray.__new__(_View, (b - a, 1), _F64, self.values, a * 8, (8, 8 * (b - a)))
         sig.__class__ = neo.AnalogSignal
         ids = np.array([neuron_id], dtype=np.int64)
@@ -574,8 +577,7 @@ class SignalRows:
         # exactly the attributes (and order) neo's __new__/__init__ leave on a new signal
         sig.__dict__ = {
             "_dimensionality": self._dim.copy(),
-            "_t_start": _time_scalar(self.time_units, int(t0.view(np.int64)), float(t0),
-                                     self._time_dim),
+            "_t_start": _time_scalar_of(self.time_units, self.t_start[r], self._time_dim),
             "_sampling_rate": _rate_for_period(float(period), self.time_units),
             "annotations": ann,
             "array_annotations": arr_ann,

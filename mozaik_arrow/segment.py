@@ -85,6 +85,7 @@ class MozaikSegment(neo.Segment):
         self.null = bool(row["null"])
         self._row = row
         self._files = files
+        self._parts_memo: dict[tuple[str, str | None], tuple[list[str], np.ndarray]] = {}
         self.full = False
         self._trains_loaded = False
         self._signals_loaded = False
@@ -179,10 +180,9 @@ class MozaikSegment(neo.Segment):
     def _parts(self, table: str, name: str | None = None) -> tuple[list[str], np.ndarray]:
         """Files of ``table`` (of signal ``name``) and the first neuron id of each (made
         once per segment: one-neuron reads from memory ask for them every time)."""
-        memo = self.__dict__.setdefault("_parts_memo", {})
-        got = memo.get((table, name))
+        got = self._parts_memo.get((table, name))
         if got is None:
-            got = memo[(table, name)] = self._find_parts(table, name)
+            got = self._parts_memo[(table, name)] = self._find_parts(table, name)
         return got
 
     def _find_parts(self, table: str, name: str | None) -> tuple[list[str], np.ndarray]:
