@@ -12,6 +12,7 @@ See :mod:`.neo_convert` for what "read-only results" means for the objects retur
 
 from __future__ import annotations
 
+import bisect
 import functools
 import gc
 import inspect
@@ -266,6 +267,27 @@ def _train(values: np.ndarray, a: int, b: int, dim: Any, t_start: pq.Quantity,
     return st
 
 
+class _ListRows:
+    """A list column's rows as numpy ``(values, offsets)`` chunk by chunk: a file decoded
+    whole has a chunk per row group, and joining them would copy the file's data (and
+    hold both copies for a moment)."""
+
+    def __init__(self, col: pa.ChunkedArray) -> None:
+        self.parts: list[tuple[np.ndarray, np.ndarray]] = []
+        self.starts = [0]  # first row of each part, and the number of rows last
+        for chunk in col.chunks:
+            if len(chunk):
+                self.parts.append(_rows(*list_parts(chunk)))
+                self.starts.append(self.starts[-1] + len(chunk))
+
+    def span(self, r: int) -> tuple[np.ndarray, int, int]:
+        """(values, start, stop) of row ``r``."""
+        k = bisect.bisect_right(self.starts, r) - 1
+        v, o = self.parts[k]
+        r -= self.starts[k]
+        return v, int(o[r]), int(o[r + 1])
+
+
 class SpikeRows:
     """The spikes of a whole spikes table as numpy arrays, checked once, for reads of one
     neuron at a time (~10 us a train instead of ~100 through a table).
@@ -274,10 +296,9 @@ class SpikeRows:
     equal to what :func:`spiketrains_from_table` gives for its row.
     """
 
-    def __init__(self, ids: np.ndarray, values: np.ndarray, offsets: np.ndarray,
-                 units: str, t_start: np.ndarray, t_stop: np.ndarray,
-                 bad: np.ndarray | None = None) -> None:
-        self.ids, self.values, self.offsets = ids, values, offsets
+    def __init__(self, ids: np.ndarray, rows: _ListRows, units: str, t_start: np.ndarray,
+                 t_stop: np.ndarray, bad: np.ndarray | None = None) -> None:
+        self.ids, self.rows = ids, rows
         self.units, self._dim = units, _time_dim(units)
         self.t_start, self.t_stop = t_start, t_stop
         self._bad = bad  # rows neo's constructor would refuse (None: none)
@@ -290,14 +311,14 @@ class SpikeRows:
         table path, which names the neuron."""
         if table.num_rows == 0 or len(table.column("units").unique()) != 1:
             return None
-        values, offsets = list_parts(table.column("times"))
+        rows = _ListRows(table.column("times"))
         ids = table.column("neuron_id").to_numpy()
         units = str(table.column("units")[0].as_py())
         ts, tp = table.column("t_start").to_numpy(), table.column("t_stop").to_numpy()
-        v, o = _rows(values, offsets)
         bad = ts > tp
-        bad[_rows_out_of_range(v, o, ts, tp)] = True
-        return cls(ids, v, o, units, ts, tp, bad if bad.any() else None)
+        for (v, o), a, b in zip(rows.parts, rows.starts[:-1], rows.starts[1:], strict=True):
+            bad[a + _rows_out_of_range(v, o, ts[a:b], tp[a:b])] = True
+        return cls(ids, rows, units, ts, tp, bad if bad.any() else None)
 
     def train(self, neuron_id: int) -> neo.SpikeTrain | None:
         """The train of ``neuron_id``; None if the table has no row of it, or a row neo
@@ -307,8 +328,7 @@ class SpikeRows:
             return None
         if self._bad is not None and self._bad[r]:
             return None
-        return _train(self.values, int(self.offsets[r]), int(self.offsets[r + 1]),
-                      self._dim.copy(), _time_scalar_of(self.units, self.t_start[r], self._dim),
+        return _train(*self.rows.span(r), self._dim.copy(), _time_scalar_of(self.units, self.t_start[r], self._dim),
                       _time_scalar_of(self.units, self.t_stop[r], self._dim),
                       {"source_id": int(neuron_id), "channel_id": int(neuron_id)})
 
@@ -359,7 +379,8 @@ def list_parts(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]
     ignores a slice offset (apache/arrow#37733).
     """
     if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+        # combine_chunks copies even a single chunk (pyarrow 26): a whole column's worth
+        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
     if arr.null_count:
         raise ValueError("a list column holds nulls")
     offsets = arr.offsets.to_numpy(zero_copy_only=False)
@@ -531,9 +552,9 @@ class SignalRows:
     ``neo.AnalogSignal``, equal to what :func:`analogsignals_from_table` gives for its row.
     """
 
-    def __init__(self, ids: np.ndarray, values: np.ndarray, offsets: np.ndarray, units: str,
-                 time_units: str, t_start: np.ndarray, sampling_period: np.ndarray) -> None:
-        self.ids, self.values, self.offsets = ids, values, offsets
+    def __init__(self, ids: np.ndarray, rows: _ListRows, units: str, time_units: str,
+                 t_start: np.ndarray, sampling_period: np.ndarray) -> None:
+        self.ids, self.rows = ids, rows
         self.units, self.time_units = units, time_units
         self.t_start, self.sampling_period = t_start, sampling_period
         self._dim = _dim_cached(units)
@@ -550,9 +571,7 @@ class SignalRows:
         col = table.column("samples")
         if col.type.value_type != pa.float64():
             return None
-        values, offsets = list_parts(col)
-        v, o = _rows(values, offsets)
-        return cls(table.column("neuron_id").to_numpy(), v, o,
+        return cls(table.column("neuron_id").to_numpy(), _ListRows(col),
                    str(table.column("units")[0].as_py()),
                    str(table.column("time_units")[0].as_py()),
                    table.column("t_start").to_numpy(), table.column("sampling_period").to_numpy())
@@ -564,9 +583,9 @@ class SignalRows:
         r = int(np.searchsorted(self.ids, neuron_id))
         if r == len(self.ids) or self.ids[r] != neuron_id:
             return None
-        a, b = int(self.offsets[r]), int(self.offsets[r + 1])
+        values, a, b = self.rows.span(r)
         period = self.sampling_period[r]
-        sig = np.ndarray.__new__(_View, (b - a, 1), _F64, self.values, a * 8, (8, 8 * (b - a)))
+        sig = np.ndarray.__new__(_View, (b - a, 1), _F64, values, a * 8, (8, 8 * (b - a)))
         sig.__class__ = neo.AnalogSignal
         ids = np.array([neuron_id], dtype=np.int64)
         ann = {"source_ids": ids, "channel_ids": ids.copy()}

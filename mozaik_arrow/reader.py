@@ -426,7 +426,8 @@ class FileCache:
         if size > HOT_FILES.limit // 2:
             return
         try:
-            table = self.file(rel).read(columns=list(columns), use_threads=True).combine_chunks()
+            # kept a chunk per row group: joining them would copy the file's data
+            table = self.file(rel).read(columns=list(columns), use_threads=True)
         except (OSError, ValueError, pa.ArrowException):
             # A damaged row group elsewhere in the file must not fail this read, whose own
             # group decoded fine: the file stays read group by group, and a read of the
@@ -434,6 +435,10 @@ class FileCache:
             return
         if HOT_FILES.put((self._owner, rel, columns), table):
             self._hot_columns[rel] = columns
+            with self._decoded_lock:  # its row groups kept one by one are now twins
+                for key in [k for k in self._decoded
+                            if k[0] == rel and k[1] >= 0 and set(k[2]) <= set(columns)]:
+                    self._decoded_size -= self._decoded.pop(key)[0].nbytes
 
     def read_rows(self, rel: str, rows: Sequence[int], columns: Sequence[str] | None = None) -> pa.Table:
         """Rows of ``rel`` by position, in the order asked (reads only their row groups)."""

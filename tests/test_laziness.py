@@ -10,7 +10,7 @@ import pytest
 import quantities as pq_
 
 import mozaik_arrow as ma
-from mozaik_arrow import schema
+from mozaik_arrow import reader, schema
 from mozaik_arrow.ads import PerNeuronValue
 from mozaik_arrow.synthetic import synthetic_segment
 
@@ -162,9 +162,13 @@ def test_a_loop_over_many_neurons_decodes_their_file_once(where):
         for i in first_of[:3] + first_of[:3]:  # three groups of sixteen: not a quarter
             seg.get_spiketrain(i)
         assert not _hot(store)
+        before = pa.total_allocated_bytes()
         seg.get_spiketrain(first_of[3])
         assert _hot(store)
-        _destroy_row_groups(where, seg._row["spikes_files"][0])
+        rel = seg._row["spikes_files"][0]
+        # the row groups kept one by one are dropped as twins of the whole file
+        assert not [k for k in store._files._decoded if k[0] == rel]
+        _destroy_row_groups(where, rel)
         ids = np.random.default_rng(0).permutation(sorted(by_id)).tolist()
         for i in ids:
             st = seg.get_spiketrain(i)
@@ -173,6 +177,10 @@ def test_a_loop_over_many_neurons_decodes_their_file_once(where):
             assert st.t_start == want.t_start and st.t_stop == want.t_stop
             assert st.annotations["channel_id"] == i and st.segment is seg
             assert not st.flags.writeable
+        # the file is held once: its chunks are neither joined nor copied for the reads
+        (hot,) = [reader.HOT_FILES.get((store._files._owner, r, c))[0]
+                  for r, c in store._files._hot_columns.items()]
+        assert pa.total_allocated_bytes() - before <= hot.nbytes + 2**16
         assert len(seg.get_spiketrains()) == len(by_id)  # whole-segment reads use it too
         with pytest.raises(ValueError, match="neuron 5 has no spike train"):
             seg.get_spiketrain(5)

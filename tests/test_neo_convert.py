@@ -685,6 +685,16 @@ def test_spike_rows_give_the_trains_a_table_gives(arrow_trains):
     assert_same_train(bad_rows.train(10), spike_rows.train(10))
     with pytest.raises(ValueError, match="neuron 12"):
         nc.spiketrains_from_table(late.slice(2, 1))
+    # a file decoded whole has a chunk per row group (here also an empty one and a slice):
+    # served chunk by chunk, not joined, with the bad rows found in the chunk they are in
+    chunked = pa.concat_tables([late.slice(0, 1), late.slice(1, 0), late.slice(1, 2),
+                                late.slice(3, 1)])
+    assert chunked.column("times").num_chunks == 4
+    by_chunk = SpikeRows.from_table(chunked)
+    assert len(by_chunk.rows.parts) == 3
+    assert by_chunk.train(12) is None and by_chunk.train(13) is None
+    for i in (10, 11):
+        assert_same_train(by_chunk.train(i), spike_rows.train(i))
 
 
 def test_signal_rows_give_the_signals_a_table_gives():
@@ -708,13 +718,18 @@ def test_signal_rows_give_the_signals_a_table_gives():
         assert type(got.array_annotations) is ArrayDict
         assert vars(got.array_annotations) == vars(ref.array_annotations)
         assert got.t_start is ref.t_start and got.sampling_rate is ref.sampling_rate  # shared
-        assert not got.flags.writeable and np.shares_memory(got, rows.values)
+        assert not got.flags.writeable and np.shares_memory(got, rows.rows.parts[0][0])
         for f in (lambda x: x.time_slice(5.2 * ms, 5.45 * ms), lambda x: x.rescale("V"),
                   lambda x: x.magnitude.ravel(), lambda x: x.times, lambda x: x.t_stop,
                   lambda x: copy.deepcopy(x), lambda x: pickle.loads(pickle.dumps(x))):
             a, b = f(got), f(ref)
             assert np.array_equal(np.asarray(a), np.asarray(b))
     assert rows.signal(5, "v") is None
+    # chunk by chunk (a file decoded whole: a chunk per row group), equal to the one chunk
+    chunked = SignalRows.from_table(pa.concat_tables([table.slice(0, 2), table.slice(2, 1)]))
+    assert len(chunked.rows.parts) == 2
+    for i in ids:
+        assert_same_signal(chunked.signal(int(i), "v"), rows.signal(int(i), "v"), skip=())
     assert SignalRows.from_table(table.set_column(1, "units", pa.array(["mV", "V", "mV"]))) is None
     as_f32 = table.set_column(5, "samples", samples.cast(pa.large_list(pa.float32())))
     assert SignalRows.from_table(as_f32) is None
