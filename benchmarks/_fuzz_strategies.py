@@ -695,7 +695,7 @@ def assert_same(a: Any, b: Any, where: str = "payload") -> None:
 
 def assert_same_ads(a: Any, b: Any) -> None:
     """Two analysis results are equal: type, parameters, tags, key and payload bit for bit."""
-    from mozaik_arrow.ads import ads_key, ads_params
+    from mozaik_arrow.ads_payload import ads_key, ads_params
 
     assert type(a) is type(b), f"{type(a).__name__} != {type(b).__name__}"
     pa_, pb = ads_params(a), ads_params(b)

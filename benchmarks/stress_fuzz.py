@@ -337,7 +337,7 @@ class Fuzzer:
 
     def add_ads(self, ads: Any) -> str:
         """Add and save an analysis result; read it back exactly; return its key."""
-        from mozaik_arrow.ads import ads_key
+        from mozaik_arrow.ads_payload import ads_key
 
         store = self.store
 

@@ -259,7 +259,7 @@ def verify(path: Path, n: int, appends: int, acks: dict[str, set[tuple[int, int]
     import polars as pl
 
     import mozaik_arrow as ma
-    from mozaik_arrow.ads import ads_key
+    from mozaik_arrow.ads_payload import ads_key
     from mozaik_arrow.parametrized import canonical_stimulus
     from mozaik_arrow.validation import validate
 

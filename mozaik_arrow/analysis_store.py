@@ -2,12 +2,13 @@
 
 On disk an ADS is one row of the metadata table ``ads/<uuid>.parquet`` (its identity key,
 identifier, tags, stimulus key, every parameter as a column of its own, and where its
-payload is) plus one row of a payload table ``ads_payloads/identifier=<type>/<uuid>.parquet``
-(:data:`mozaik_arrow.ads.PAYLOAD_SCHEMAS`). ``add_analysis_result`` checks uniqueness in O(1)
-against an index of identity keys and keeps the ADS pending; ``save()`` writes the batch in
-one commit. Under the commit lock the batch is checked again against what other processes
-committed meanwhile: a duplicate is dropped (the rest is committed, then ``ValueError`` names
-it) or, with ``replace=True``, replaces the stored one in its place.
+payload is; :mod:`mozaik_arrow.ads_metadata`) plus one row of a payload table
+``ads_payloads/identifier=<type>/<uuid>.parquet``
+(:data:`mozaik_arrow.ads_payload.PAYLOAD_SCHEMAS`). ``add_analysis_result`` checks uniqueness
+in O(1) against an index of identity keys and keeps the ADS pending; ``save()`` writes the
+batch in one commit. Under the commit lock the batch is checked again against what other
+processes committed meanwhile: a duplicate is dropped (the rest is committed, then
+``ValueError`` names it) or, with ``replace=True``, replaces the stored one in its place.
 """
 
 from __future__ import annotations
@@ -24,20 +25,19 @@ import polars as pl
 import pyarrow as pa
 
 from . import schema
-from .ads import (
+from .ads import AnalysisDataStructure
+from .ads_index import PairIndex
+from .ads_metadata import _meta_table, _necessary
+from .ads_payload import (
     PAYLOAD_SCHEMAS,
-    AnalysisDataStructure,
     ads_from_table,
     ads_key,
     ads_params,
-    declared_params,
     payload_table,
 )
-from .ads_index import PairIndex
 from .commit import Changes, Log
 from .errors import CorruptFileError, DuplicateError, ValidationError
-from .flatten import append_param_columns, param_pairs
-from .parametrized import canonical_stimulus, value_text
+from .parametrized import canonical_stimulus
 from .reader import FileCache
 from .snapshot import Snapshot
 
@@ -59,76 +59,6 @@ def _empty_frame() -> pl.DataFrame:
     return pl.from_arrow(schema.empty_table(schema.strip_field_docs(schema.ADS))).drop(
         _NOT_IN_FRAME).with_columns(pl.lit(None, pl.String).alias("_meta_file"),
                                     pl.lit(None, pl.Int64).alias("_row"))
-
-
-def _meta_table(
-    items: list[tuple[str, AnalysisDataStructure]],
-    version: int,
-    positions: list[int],
-    locations: list[tuple[str | None, int | None]],
-) -> pa.Table:
-    """The metadata rows of ``items``: fixed columns, then one column per parameter."""
-    params = [ads_params(a) for _, a in items]
-    cols: dict[str, Any] = {
-        "ads_key": [k for k, _ in items],
-        "identifier": [p["identifier"] for p in params],
-        "stimulus": [
-            None if p.get("stimulus_id") is None else canonical_stimulus(p["stimulus_id"])[1]
-            for p in params
-        ],
-        "tags": [list(a.tags) for _, a in items],
-        "_params": [json.dumps(p, allow_nan=True) for p in params],
-        "_declared": [list(declared_params(p["identifier"])) for p in params],
-        "_pairs": [param_pairs(p) for p in params],
-        "_version": [version] * len(items),
-        "_position": positions,
-        "_payload_file": [f for f, _ in locations],
-        "_payload_row": [r for _, r in locations],
-    }
-    fixed = pa.Table.from_pydict(cols, schema=schema.strip_field_docs(schema.ADS))
-    return append_param_columns(fixed, params)
-
-
-def _necessary(where: Mapping[str, Any], file_schema: pa.Schema) -> pl.Expr:
-    """A condition on one metadata file's typed parameter columns that every row matching
-    ``where`` (exactly, through ``_pairs``) satisfies; polars prunes row groups with it.
-
-    A file without a parameter's column holds no ADS with that parameter. Only plain
-    strings and finite numbers are translated (see :func:`flatten.append_param_columns`: a
-    string column holds strings verbatim, or as JSON text when no column type held the
-    file's values; a float64/int64 column numbers; a mix of both is text): anything else
-    gives no condition. ``stimulus_id`` is compared by stimulus key, as ``_pairs`` do.
-    """
-    expr = pl.lit(True)
-    for name, value in where.items():
-        column = "stimulus" if name == "stimulus_id" else name
-        if column not in file_schema.names:
-            return pl.lit(False)
-        dtype = file_schema.field(column).type
-        text = pa.types.is_string(dtype) or pa.types.is_large_string(dtype)
-        number = pa.types.is_floating(dtype) or pa.types.is_integer(dtype)
-        alternatives = []
-        for v in value if isinstance(value, list) else [value]:
-            if isinstance(v, str):
-                if number:
-                    continue  # no row of a numeric column holds a string
-                if not text:
-                    break
-                if name == "stimulus_id":
-                    try:
-                        alternatives.append(pl.col(column) == canonical_stimulus(v)[1])
-                    except ValueError:
-                        break
-                else:
-                    alternatives.append(pl.col(column).is_in([v, value_text(v)]))
-            elif isinstance(v, (int, float)) and not isinstance(v, bool) and name != "stimulus_id" \
-                    and np.isfinite(v) and abs(v) < 2**53 and number:
-                alternatives.append(pl.col(name) == float(v))
-            else:
-                break  # a value not translated: no condition for this parameter
-        else:
-            expr = expr & (pl.any_horizontal(alternatives) if alternatives else pl.lit(False))
-    return expr
 
 
 def _stage_meta(txn: Any, table: pa.Table) -> None:

@@ -336,8 +336,9 @@ def write_schema_files(
 ) -> list[Path]:
     """Write ``<table>.json`` for every table and ``format.json`` into ``directory``.
 
-    ``payloads`` (``mozaik_arrow.ads.PAYLOAD_SCHEMAS``) adds ``ads_payloads.json``: the
-    payload schema of each analysis-result type, stored under ``ads_payloads/identifier=<type>/``.
+    ``payloads`` (``mozaik_arrow.ads_payload.PAYLOAD_SCHEMAS``) adds ``ads_payloads.json``:
+    the payload schema of each analysis-result type, stored under
+    ``ads_payloads/identifier=<type>/``.
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -375,7 +376,7 @@ def strip_field_docs(schema: pa.Schema) -> pa.Schema:
 
 
 if __name__ == "__main__":  # pragma: no cover - a maintenance command
-    from mozaik_arrow.ads import PAYLOAD_SCHEMAS
+    from mozaik_arrow.ads_payload import PAYLOAD_SCHEMAS
 
     for path in write_schema_files(sys.argv[1] if len(sys.argv) > 1 else "schemas", PAYLOAD_SCHEMAS):
         print(path)

@@ -540,7 +540,7 @@ def _expected_schema(table: str, rel: str) -> tuple[pa.Schema | None, bool]:
         return schema.strip_field_docs(sch), bool(schema.describe(sch).get("open_columns"))
     if table == "ads_payloads":
         try:
-            from .ads import PAYLOAD_SCHEMAS
+            from .ads_payload import PAYLOAD_SCHEMAS
         except ImportError:
             return None, False
         m = re.search(r"/identifier=([^/]+)/", rel)

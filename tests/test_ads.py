@@ -29,8 +29,6 @@ from benchmarks._fuzz_strategies import (  # noqa: F401 - re-exported for test_a
     assert_same_ads,
 )
 from mozaik_arrow.ads import (
-    ADS_TYPES,
-    PAYLOAD_SCHEMAS,
     AnalogSignal,
     AnalogSignalList,
     AnalysisDataStructure,
@@ -44,6 +42,10 @@ from mozaik_arrow.ads import (
     PerNeuronValue,
     SingleValue,
     SingleValueList,
+)
+from mozaik_arrow.ads_payload import (
+    ADS_TYPES,
+    PAYLOAD_SCHEMAS,
     ads_from_payload,
     ads_from_table,
     ads_key,

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 import mozaik_arrow as ma
 from mozaik_arrow import queries as q
-from mozaik_arrow.ads import AnalogSignalList, PerNeuronValue, SingleValue, ads_params
+from mozaik_arrow.ads import AnalogSignalList, PerNeuronValue, SingleValue
+from mozaik_arrow.ads_payload import ads_params
 from mozaik_arrow.flatten import stimulus_params
 from mozaik_arrow.parametrized import canonical_stimulus, value_text
 from mozaik_arrow.synthetic import synthetic_segment

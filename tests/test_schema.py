@@ -10,7 +10,7 @@ import pytest
 
 import mozaik_arrow as ma
 from mozaik_arrow import schema
-from mozaik_arrow.ads import PAYLOAD_SCHEMAS
+from mozaik_arrow.ads_payload import PAYLOAD_SCHEMAS
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from .. import ads as ads_module
+from .. import ads_payload
 from ..errors import ValidationError
 from ..parametrized import canonical_stimulus, format_parametrized
 
@@ -243,7 +244,7 @@ def to_ads(shell: ADSShell) -> tuple[ads_module.AnalysisDataStructure, list[str]
         its constructor refuses.
     """
     name = shell.mozaik_name
-    cls = ads_module.ADS_TYPES.get(name)
+    cls = ads_payload.ADS_TYPES.get(name)
     if cls is None or name == "AnalysisDataStructure":
         raise ValidationError(f"{shell.qualified_name} has no counterpart in mozaik_arrow.ads")
     state = shell.captured_state
@@ -256,7 +257,7 @@ def to_ads(shell: ADSShell) -> tuple[ads_module.AnalysisDataStructure, list[str]
         # parent; our types are identified by their class.
         notes.append(f"{name}: identifier {ident!r} in the pickle replaced by {name!r}")
     params["identifier"] = name
-    declared = set(ads_module.declared_params(name))
+    declared = set(ads_payload.declared_params(name))
     unknown = sorted(set(params) - declared)
     if unknown:
         raise ValidationError(f"{name}: parameter(s) {', '.join(unknown)} are not declared by "
