@@ -21,7 +21,7 @@ duckdb over the same files; :meth:`map` runs a function per run, on a ``dask.dis
 client when one is given, and :meth:`to_dask` gives a dask DataFrame.
 
 Stores may be local or on object storage (``s3://bucket/sweep``, with ``storage_options``):
-finding them is a lister's job (:class:`_LocalLister`, :class:`_ObjectLister`), opening them
+finding them is a lister's job (:mod:`~mozaik_arrow.collection_listing`), opening them
 :func:`mozaik_arrow.open`'s, and the frames scan the stores' committed files with the same
 options.
 
@@ -38,19 +38,17 @@ Examples
 
 from __future__ import annotations
 
-import gc
-import glob
 import os
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
 
 from . import queries, schema
+from .collection_listing import _lister, _local
+from .collection_state import _RUN, _Metadata, _State, _with_run
 from .collection_tasks import (
     FileReader,
     call_on_run,
@@ -59,11 +57,9 @@ from .collection_tasks import (
     to_pandas,
 )
 from .errors import NotAStoreError
-from .flatten import append_param_columns, stimulus_params
-from .snapshot import ROW_SCHEMAS, Snapshot
+from .flatten import append_param_columns
 from .sql import file_view
 from .store import ArrowDataStore
-from .store import open as open_store
 from .view import DataStoreView, _check_files
 
 if TYPE_CHECKING:
@@ -75,101 +71,7 @@ __all__ = ["Collection", "open_collection", "TABLES"]
 TABLES = ("segments", "spikes", "signals", "stimuli", "ads", "runs")
 """The tables of a collection: the views of :meth:`Collection.sql`, :meth:`Collection.to_dask`."""
 
-_GLOB_CHARS = frozenset("*?[")
 _HIVE = {"sheet": pl.String, "stimulus": pl.String}
-_RUN = pl.String
-
-
-# -- finding stores ------------------------------------------------------------------------------
-class _LocalLister:
-    """Finds stores on the local filesystem (object storage will be a second lister)."""
-
-    # Threads that open stores and read their metadata. Opening a local store is Python
-    # work under the GIL: 8 threads measured 2x slower than 1 (1000 stores, 2 cores). On
-    # object storage, where each open waits on requests, a lister will want several.
-    threads = 1
-
-    @staticmethod
-    def is_store(path: str) -> bool:
-        return os.path.isfile(os.path.join(path, schema.FORMAT_FILE))
-
-    def expand(self, spec: str) -> list[str]:
-        """The stores ``spec`` names: a store, a glob, or a directory of stores (sorted)."""
-        if any(c in spec for c in _GLOB_CHARS) and not self.is_store(spec):
-            found = [p for p in sorted(glob.glob(spec)) if self.is_store(p)]
-            if not found:
-                raise NotAStoreError(f"no mozaik_arrow store matches {spec!r}")
-            return found
-        if self.is_store(spec):
-            return [spec]
-        if not os.path.isdir(spec):
-            raise NotAStoreError(f"{spec} is neither a mozaik_arrow store nor a directory")
-        found = [p for p in (os.path.join(spec, n) for n in sorted(os.listdir(spec)))
-                 if self.is_store(p)]
-        if not found:
-            raise NotAStoreError(f"{spec} holds no mozaik_arrow store (none of its "
-                                 f"sub-directories has a {schema.FORMAT_FILE})")
-        return found
-
-    @staticmethod
-    def canonical(path: str) -> str:
-        return os.path.abspath(path)
-
-
-class _ObjectLister:
-    """Finds stores under an object-storage prefix (``s3://bucket/sweep``): one listing of
-    the prefix's "sub-directories", then a HEAD of each one's format file, in threads."""
-
-    # Opening a store on object storage waits on requests, not on the GIL.
-    threads = 8
-
-    def __init__(self, storage_options: Mapping[str, Any] | None) -> None:
-        self.storage_options = dict(storage_options or {})
-
-    def is_store(self, url: str) -> bool:
-        from .objectstore import ObjectFileSystem
-
-        return ObjectFileSystem(url, self.storage_options).exists(schema.FORMAT_FILE)
-
-    def expand(self, spec: str) -> list[str]:
-        """The stores ``spec`` names: a store, a prefix holding stores, or a glob in the last
-        part of the URL (``s3://bucket/sweep/run_*``), sorted."""
-        from fnmatch import fnmatchcase
-
-        from .objectstore import ObjectFileSystem
-
-        spec = spec.rstrip("/")
-        pattern = None
-        parent = spec
-        if any(c in spec.rsplit("/", 1)[-1] for c in _GLOB_CHARS):
-            parent, pattern = spec.rsplit("/", 1)
-        elif self.is_store(spec):
-            return [spec]
-        names = [n for n in ObjectFileSystem(parent, self.storage_options).listdir("")
-                 if pattern is None or fnmatchcase(n, pattern)]
-        candidates = [f"{parent}/{n}" for n in names]
-        with ThreadPoolExecutor(self.threads) as pool:
-            found = [c for c, ok in zip(candidates, pool.map(self.is_store, candidates), strict=True) if ok]
-        if not found:
-            raise NotAStoreError(f"no mozaik_arrow store under {spec!r}")
-        return found
-
-    @staticmethod
-    def canonical(url: str) -> str:
-        return url.rstrip("/")
-
-
-def _lister(target: str, storage_options: Mapping[str, Any] | None) -> _LocalLister | _ObjectLister:
-    if "://" in target:
-        return _ObjectLister(storage_options)
-    if storage_options:
-        raise ValueError("storage_options are for object storage (s3://...), not local paths")
-    return _LocalLister()
-
-
-def _local(target: str | os.PathLike[str]) -> str:
-    text = os.fspath(target)
-    return text[len("file://"):] if text.startswith("file://") else text
 
 
 def open_collection(
@@ -223,182 +125,6 @@ def open_collection(
         raise ValueError(f"run ids (store directory names) must be unique; repeated: {text}")
     runs = {os.path.basename(p): p for p in paths}
     return Collection(_State(runs, storage_options, lister.threads))
-
-
-# -- the stores of a collection ------------------------------------------------------------------
-def _with_run(df: pl.DataFrame, run: str) -> pl.DataFrame:
-    if "run" in df.columns:
-        raise ValueError(f"run {run!r} has a parameter named 'run', the collection's run column")
-    return df.select(pl.lit(run, _RUN).alias("run"), pl.all())
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Python's cyclic collector paused while every store is opened: opening 1000 stores
-    creates objects that all stay alive, and the collector kept rescanning them (measured:
-    open_collection + runs() of 1000 stores 1.8-1.9 s with it, 1.2-1.4 s without). Cyclic
-    garbage made meanwhile waits for the collector's next run after the block."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
-class _State:
-    """The stores of a collection and their metadata concatenated across runs, loaded on
-    first use and shared by the collections derived from it (filters, selections)."""
-
-    def __init__(self, paths: dict[str, str], storage_options: Mapping[str, Any] | None,
-                 threads: int = 1) -> None:
-        self.paths = paths  # run -> store path, in collection order
-        self.storage_options = storage_options
-        self.threads = threads
-        self.stores: dict[str, ArrowDataStore] = {}
-        self._snapshots: dict[str, Snapshot] = {}
-        self._frames: dict[str, pl.DataFrame] = {}
-        self._params: dict[str, dict[str, Any]] = {}
-
-    def _each(self, fn: Callable[[str], Any]) -> list[Any]:
-        runs = list(self.paths)
-        with _gc_paused():
-            if len(runs) < 2 or self.threads < 2:
-                return [fn(r) for r in runs]
-            with ThreadPoolExecutor(min(self.threads, len(runs))) as pool:
-                return list(pool.map(fn, runs))
-
-    def store(self, run: str) -> ArrowDataStore:
-        s = self.stores.get(run)
-        if s is None:
-            s = open_store(self.paths[run], "r", storage_options=self.storage_options)
-            self.stores.setdefault(run, s)
-        return self.stores[run]
-
-    def _remote(self) -> Any:
-        """The filesystem of the first run when the stores are on object storage, else None."""
-        first = next(iter(self.paths.values()))
-        return self.store(next(iter(self.paths))).fs if "://" in first else None
-
-    def polars_options(self) -> dict[str, str] | None:
-        fs = self._remote()
-        return None if fs is None else fs.polars_options()
-
-    def fsspec(self) -> Any:
-        fs = self._remote()
-        return None if fs is None else fs.fsspec
-
-    def snapshot(self, run: str) -> Snapshot:
-        """The commit of ``run`` the collection reads (its latest at first use)."""
-        snap = self._snapshots.get(run)
-        if snap is None:
-            snap = self._snapshots.setdefault(run, self.store(run)._snapshot())
-        return snap
-
-    @contextmanager
-    def reading(self, run: str) -> Iterator[ArrowDataStore]:
-        """The store of ``run``, whose open files are closed after the block: a collection of
-        thousands of runs must not keep a file descriptor per run."""
-        store = self.store(run)
-        try:
-            yield store
-        finally:
-            store._files.clear()
-
-    def parameters(self) -> dict[str, dict[str, Any]]:
-        """run -> the store's model parameters by dotted path ({} when none are stored)."""
-        if not self._params:
-            def flat_parameters(run: str) -> dict[str, Any]:
-                with self.reading(run) as store:
-                    return store.get_model_parameters(flat=True) or {}
-
-            flat = self._each(flat_parameters)
-            self._params = dict(zip(self.paths, flat, strict=True))
-        return self._params
-
-    def _rows(self, table: str) -> pl.DataFrame:
-        """A metadata table of every run's snapshot (one schema: concatenated as Arrow)."""
-        if table not in self._frames:
-            snaps = self._each(self.snapshot)
-            out_schema = pa.schema([pa.field("run", pa.string()), *ROW_SCHEMAS[table]])
-            # Rows no one has converted yet (records replayed since a checkpoint) become
-            # Arrow in one conversion for all runs (one per store costs ~0.3 ms each).
-            raw: list[dict[str, Any]] = []
-            tables = []
-            for r, snap in zip(self.paths, snaps, strict=True):
-                rows = snap.raw_rows(table)
-                if rows is not None:
-                    raw += [{"run": r, **row} for row in rows]
-                else:
-                    t = snap.table(table)
-                    tables.append(t.add_column(0, "run", pa.array([r] * t.num_rows, pa.string())))
-            if raw or not tables:
-                tables.append(pa.Table.from_pylist(raw, schema=out_schema))
-            # one chunk: polars converts 1000 small record batches ~50x slower than one
-            df = pl.from_arrow(pa.concat_tables(tables).combine_chunks())
-            if raw and len(tables) > 1:  # runs of both kinds: back to collection order
-                order = {r: i for i, r in enumerate(self.paths)}
-                df = df.sort(pl.col("run").replace_strict(order, return_dtype=pl.Int64),
-                             maintain_order=True)
-            self._frames[table] = df  # type: ignore[assignment]
-        return self._frames[table]
-
-    def segments(self) -> pl.DataFrame:
-        return self._rows("segments")
-
-    def stimuli(self) -> pl.DataFrame:
-        """Stimulus metadata (``_pairs``, what queries compare) of every run."""
-        return self._rows("stimuli")
-
-    def _concat(self, name: str, frame: Callable[[str], pl.DataFrame]) -> pl.DataFrame:
-        if name not in self._frames:
-            parts = self._each(frame)
-            # Empty parts only widen the schema (1000 selects and a diagonal concat of them
-            # cost ~0.7 s): keep one for the columns, concatenate those holding rows.
-            full = [_with_run(p, r) for r, p in zip(self.paths, parts, strict=True) if p.height]
-            self._frames[name] = pl.concat(full, how="diagonal_relaxed") if full else \
-                _with_run(parts[0], next(iter(self.paths)))
-        return self._frames[name]
-
-    def stimuli_typed(self) -> pl.DataFrame:
-        """Every run's stimuli with one typed column per parameter, as the stimuli files
-        hold them (built from the committed stimulus strings — each distinct one parsed
-        once, however many runs share it — by the same function that wrote the files)."""
-        if "stimuli_typed" not in self._frames:
-            table = self._rows("stimuli").to_arrow()
-            strings = table.column("stimulus_string").to_pylist()
-            typed = append_param_columns(table.drop(["run"]), [stimulus_params(t) for t in strings])
-            frame = _with_run(pl.from_arrow(typed), "")  # type: ignore[arg-type]
-            self._frames["stimuli_typed"] = frame.with_columns(self._rows("stimuli")["run"])
-        return self._frames["stimuli_typed"]
-
-    def ads(self) -> pl.DataFrame:
-        """Every run's ADS metadata rows (the stores are read-only: nothing is pending)."""
-        def committed(run: str) -> pl.DataFrame:
-            with self.reading(run) as store:
-                return store._ads_results.committed_frame(self.snapshot(run))
-
-        return self._concat("ads", committed)
-
-    def close(self) -> None:
-        for s in self.stores.values():
-            s.close()
-        self.stores.clear()
-
-
-class _Metadata:
-    """What :mod:`mozaik_arrow.queries` asks of a full datastore, over every run: lets
-    ``param_filter_query`` filter all runs in one plan, with mozaik's semantics."""
-
-    def __init__(self, state: _State) -> None:
-        self._state = state
-
-    def _stimuli_metadata(self) -> pl.LazyFrame:
-        return self._state.stimuli().lazy()
-
-    def _ads_stimulus_strings(self, snap: Any = None) -> None:
-        return None  # not kept across runs: queries parse the ADS' own stimuli
 
 
 def _deferred(fn: Callable[[], pl.DataFrame]) -> pl.LazyFrame:

@@ -12,8 +12,7 @@ import pytest
 import quantities as pq_units
 
 import mozaik_arrow as ma
-from mozaik_arrow import schema
-from mozaik_arrow import store as store_module
+from mozaik_arrow import schema, write_plan
 from mozaik_arrow.neo_convert import Recording
 from mozaik_arrow.synthetic import spike_arrays, synthetic_segment
 
@@ -94,7 +93,7 @@ def test_signals_transposed_a_few_rows_at_a_time_read_back_exactly(store_path, m
     # ~7 row groups per chunk, several chunks per file; channels out of id order make runs of
     # one row, and float32 samples are widened on the way.
     monkeypatch.setattr(schema, "SIGNAL_VALUES_PER_GROUP", 2_000)
-    monkeypatch.setattr(store_module, "_TRANSPOSE_VALUES", 15_000)
+    monkeypatch.setattr(write_plan, "_TRANSPOSE_VALUES", 15_000)
     rng = np.random.default_rng(3)
     ids = [int(i) for i in rng.permutation(40) + 100]
     v = rng.standard_normal((1_000, 40))
