@@ -7,6 +7,7 @@ polars LazyFrames (``store.spikes()``, ``store.signals()``, ``store.segments_fra
 
 from . import ads, parametrized, queries
 from ._version import __version__
+from .ads_payload import register_ads_type
 from .collection import Collection, open_collection
 from .errors import (
     CorruptFileError,
@@ -46,6 +47,7 @@ __all__ = [
     "parametrized",
     "queries",
     "ads",
+    "register_ads_type",
     "CorruptFileError",
     "DuplicateError",
     "FormatVersionError",

@@ -28,6 +28,7 @@ from benchmarks._fuzz_strategies import (  # noqa: F401 - re-exported for test_a
     assert_same,
     assert_same_ads,
 )
+from mozaik_arrow import register_ads_type  # the package's face for user ADS classes
 from mozaik_arrow.ads import (
     AnalogSignal,
     AnalogSignalList,
@@ -53,7 +54,6 @@ from mozaik_arrow.ads_payload import (
     declared_params,
     payload_row,
     payload_table,
-    register_ads_type,
 )
 from mozaik_arrow.errors import ValidationError
 
