@@ -418,11 +418,15 @@ def spiketrains_from_table(
         ids = b.column("neuron_id").to_numpy()
         ts = b.column("t_start").to_numpy()
         tp = b.column("t_stop").to_numpy()
-        units = b.column("units").to_numpy(zero_copy_only=False)
-        # runs of equal units (one run in every table the store writes)
-        change = np.flatnonzero(units[1:] != units[:-1]) + 1
-        starts = [0, *change.tolist()]
-        ends = [*change.tolist(), len(units)]
+        ucol = b.column("units")
+        if len(pc.unique(ucol)) == 1:  # every table the store writes: no str per row
+            units = np.array([ucol[0].as_py()], dtype=object)
+            starts, ends = [0], [b.num_rows]
+        else:  # runs of equal units
+            units = ucol.to_numpy(zero_copy_only=False)
+            change = np.flatnonzero(units[1:] != units[:-1]) + 1
+            starts = [0, *change.tolist()]
+            ends = [*change.tolist(), len(units)]
         for a, e in zip(starts, ends, strict=True):
             out.extend(
                 spiketrains_from_arrow(

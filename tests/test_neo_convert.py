@@ -697,6 +697,19 @@ def test_spike_rows_give_the_trains_a_table_gives(arrow_trains):
         assert_same_train(by_chunk.train(i), spike_rows.train(i))
 
 
+def test_trains_of_a_table_with_runs_of_units(arrow_trains):
+    """A spikes table whose rows change units (the store writes one per file; a user's table
+    may not) gives every train its own row's units."""
+    rows, arr, ids, ts, tp = arrow_trains
+    units = ["ms", "ms", "s", "ms"]
+    table = pa.table({"neuron_id": ids, "units": units, "t_start": ts, "t_stop": tp,
+                      "times": arr})
+    got = nc.spiketrains_from_table(table)
+    assert [g.dimensionality.string for g in got] == units
+    for g, r, u in zip(got, rows, units, strict=True):
+        assert np.array_equal(g.magnitude, np.asarray(r, dtype=float)) and g.units == pq_units.Quantity(1, u)
+
+
 def test_signal_rows_give_the_signals_a_table_gives():
     """SignalRows (one-neuron signal reads from a kept table) build the (T x 1) signal the
     table path builds, attribute by attribute, and it behaves as a neo signal."""
