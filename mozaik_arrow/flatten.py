@@ -20,7 +20,8 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from .parametrized import _SCALARS, MozaikParametrized, canonical_stimulus, value_text
+from .parametrized import MozaikParametrized, canonical_stimulus, value_text
+from .parametrized_keys import _SCALARS
 
 __all__ = ["pair", "param_pairs", "append_param_columns", "stimulus_params"]
 

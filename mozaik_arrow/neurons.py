@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from . import schema
 from .errors import ValidationError
-from .parametrized import _SURROGATE
+from .parametrized_format import _SURROGATE
 from .reader import FileCache
 
 __all__ = ["NeuronState", "neurons_table", "read_neurons"]

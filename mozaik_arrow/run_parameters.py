@@ -19,7 +19,8 @@ import pyarrow as pa
 from . import schema
 from .errors import ValidationError
 from .flatten import append_param_columns
-from .parametrized import _clean_value, _render, parse_stimulus_string
+from .parametrized import parse_stimulus_string
+from .parametrized_format import _clean_value, _render
 
 __all__ = ["RunParameters", "run_table", "read_run", "flat_parameters"]
 
