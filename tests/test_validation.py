@@ -24,7 +24,7 @@ import pytest
 import quantities
 
 import mozaik_arrow as ma
-from mozaik_arrow import commit, schema
+from mozaik_arrow import commit, schema, validation_files
 from mozaik_arrow import validation as validate_mod
 from mozaik_arrow.errors import CorruptFileError, FormatVersionError, MissingFileError
 from mozaik_arrow.synthetic import synthetic_segment
@@ -466,7 +466,7 @@ def test_healthy_store_has_no_problems(healthy, monkeypatch):
     assert report.checked_files == len(files) and set(files) == on_disk
     assert report.version == N_COMMITS
     # one row group per read: the same answer
-    monkeypatch.setattr(validate_mod, "_READ_BUDGET", 1)
+    monkeypatch.setattr(validation_files, "_READ_BUDGET", 1)
     assert validate(healthy) == report
 
 
