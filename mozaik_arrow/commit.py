@@ -200,36 +200,52 @@ class Log:
         opening = not self._opened
         if opening:
             snap = self._read_checkpoint() or snap
+        while True:
+            snap = self._read_records(snap)
+            if not opening:
+                return snap
+            version = snap.version + 1
+            later = self._later_records(version)
+            if not later:
+                self._opened = True
+                return snap
+            # Records are published one after another (v + 1 only once v exists), so a later
+            # one beyond a missing one means the log lost a commit: refuse rather than
+            # silently drop what follows. Unless the missing one exists now: other writers
+            # committed between the reads above and the look for later records.
+            name = _log_name(version)
+            if not self.fs.exists(name):
+                raise CorruptFileError(self.fs.full(name), "commit record missing from the log "
+                                       f"(a later one exists: {sorted(later)[0]})")
+
+    def _read_records(self, snap: Snapshot) -> Snapshot:
+        """``snap`` with the records after it applied, up to the first name missing."""
         version = snap.version + 1
         while True:
             name = _log_name(version)
             try:
                 raw = self.fs.read_bytes(name)
             except FileNotFoundError:
-                break
+                return snap
             snap = snap.apply(_check_record(json_record(raw, self.fs.full(name)), version,
                                             self.fs.full(name)))
             version += 1
-        if opening:
-            # Records are published one after another, so a later one beyond a missing one
-            # means the log lost a commit: refuse rather than silently drop what follows.
-            # A writer lists the whole log (it must never commit into a gap); a reader probes
-            # the next few names, so that opening stays flat in the length of the log
-            # (`validate` lists everything).
-            if not self.fs.renames:  # object storage: one listing of the names after it
-                later = [n for n in self.fs.names_after(LOG_DIR, _log_name(version)[len(LOG_DIR) + 1:])
-                         if n.endswith(".json") and n[:20].isdigit() and int(n[:20]) > version]
-            elif self.writable:
-                later = [n for n in self.fs.listdir(LOG_DIR)
-                         if n.endswith(".json") and n[:20].isdigit() and int(n[:20]) > version]
-            else:
-                later = [_log_name(v)[len(LOG_DIR) + 1:] for v in range(version + 1, version + 9)
-                         if self.fs.exists(_log_name(v))]
-            if later:
-                raise CorruptFileError(self.fs.full(name), "commit record missing from the log "
-                                       f"(a later one exists: {sorted(later)[0]})")
-            self._opened = True
-        return snap
+
+    def _later_records(self, version: int) -> list[str]:
+        """Names of records after ``version`` (which was found missing).
+
+        A writer lists the whole log (it must never commit into a gap); a reader probes the
+        next few names, so that opening stays flat in the length of the log (`validate`
+        lists everything).
+        """
+        if not self.fs.renames:  # object storage: one listing of the names after it
+            return [n for n in self.fs.names_after(LOG_DIR, _log_name(version)[len(LOG_DIR) + 1:])
+                    if n.endswith(".json") and n[:20].isdigit() and int(n[:20]) > version]
+        if self.writable:
+            return [n for n in self.fs.listdir(LOG_DIR)
+                    if n.endswith(".json") and n[:20].isdigit() and int(n[:20]) > version]
+        return [_log_name(v)[len(LOG_DIR) + 1:] for v in range(version + 1, version + 9)
+                if self.fs.exists(_log_name(v))]
 
     def _read_checkpoint(self) -> Snapshot | None:
         """The state at the latest checkpoint, or None (then the log is replayed from 1).

@@ -25,6 +25,9 @@ class LocalLocation:
         target.chmod(0o644)
         target.write_bytes(data)
 
+    def remove(self, rel: str) -> None:
+        (self.path / rel).unlink()
+
     def remove_tree(self, top: str) -> None:
         shutil.rmtree(self.path / top)
 
@@ -59,6 +62,9 @@ class S3Location:
 
     def write(self, rel: str, data: bytes) -> None:
         self._client.put_object(Bucket=self.ep.bucket, Key=f"{self.prefix}/{rel}", Body=data)
+
+    def remove(self, rel: str) -> None:
+        self._client.delete_object(Bucket=self.ep.bucket, Key=f"{self.prefix}/{rel}")
 
     def remove_tree(self, top: str) -> None:
         for key in self._keys(top + "/"):
