@@ -17,14 +17,22 @@ returns False instead of raising.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import polars as pl
 
-from .flatten import pair, param_pairs, stimulus_params
-from .parametrized import canonical_stimulus
+from .pair_match import _all_equal, _any_of, _key, pairs_filter, params_match
+from .partition_views import _ads_groups, _lacking, _lacking_error, _views_by_group
+from .stimulus_match import (
+    _ads_with_stimulus,
+    _ads_with_stimulus_pairs,
+    _matching_stimuli,
+    _pick,
+    _stimuli,
+    _stored_keys,
+    _unstored_matching,
+)
 from .view import Selected
 
 if TYPE_CHECKING:
@@ -43,233 +51,9 @@ __all__ = [
     "ads_with_equal_stimulus_type", "ads_with_equal_stimuli", "pairs_filter", "params_match",
 ]
 
-_SEP = "\x1e"  # joins the pairs of a group key; never inside a pair
-
 
 class QueryError(AssertionError, ValueError):
     """A query's precondition failed (mozaik asserts these, hence also an AssertionError)."""
-
-
-# -- building blocks ---------------------------------------------------------------------------
-def _any_of(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list) else [value]
-
-
-def pairs_filter(kwargs: Mapping[str, Any]) -> pl.Expr:
-    """Predicate over ``_pairs``: every key matches (a list value: any of its values)."""
-    expr = pl.lit(True)
-    for name, value in kwargs.items():
-        wanted = [pair(name, v) for v in _any_of(value)]
-        expr = expr & pl.col("_pairs").list.eval(pl.element().is_in(wanted)).list.any()
-    return expr
-
-
-def _has_all(params: Sequence[str]) -> pl.Expr:
-    expr = pl.lit(True)
-    for p in params:
-        expr = expr & pl.col("_pairs").list.eval(pl.element().str.starts_with(f"{p}=")).list.any()
-    return expr
-
-
-def _key(params: Sequence[str], keep: bool, module: str | None = None) -> pl.Expr:
-    """Group key: the pairs of ``params`` only (``keep``), or of every other parameter;
-    led by the ``module`` column when given."""
-    prefixes = [f"{p}=" for p in params]
-    hit = pl.lit(False)
-    for p in prefixes:
-        hit = hit | pl.element().str.starts_with(p)
-    kept = pl.element().filter(hit if keep else ~hit)
-    # ``_pairs`` are sorted by name when written (flatten.param_pairs): no sort needed.
-    key = pl.col("_pairs").list.eval(kept).list.join(_SEP)
-    if module is None:
-        return key
-    # mozaik's colapse groups by the collapsed object's string, which begins with its
-    # module_path: stimuli of equal parameters from two modules stay apart.
-    return pl.concat_str([pl.col(module).fill_null(""), key], separator=_SEP)
-
-
-def _lacking(frame: pl.DataFrame, params: Sequence[str], what: str, label: str) -> None:
-    """mozaik's colapse: an object lacking a listed parameter raises KeyError naming both."""
-    bad = frame.filter(~_has_all(params))
-    if bad.height:
-        names = bad.row(0, named=True)
-        missing = [p for p in params if not any(x.startswith(f"{p}=") for x in names["_pairs"])]
-        raise _lacking_error(what, names[label], missing[0])
-
-
-def _lacking_error(what: str, label: Any, name: str) -> KeyError:
-    return KeyError(f"{what} {label!r} has no parameter {name!r}")
-
-
-def _stimuli(dsv: DataStoreView) -> pl.LazyFrame:
-    return dsv.full_datastore._stimuli_metadata()
-
-
-def _ads_with_stimulus_pairs(dsv: DataStoreView) -> pl.DataFrame:
-    """The view's ADS rows with the ``_pairs`` and ``module_path`` of their stimulus
-    (``_st_pairs``, ``_st_module``)."""
-    ads = dsv._ads().collect()
-    stim = _stimuli(dsv).select("stimulus", pl.col("_pairs").alias("_st_pairs"),
-                                pl.col("module_path").alias("_st_module")).collect()
-    out = ads.join(stim, on="stimulus", how="left", maintain_order="left")
-    unknown = out.filter(pl.col("stimulus").is_not_null() & pl.col("_st_pairs").is_null())
-    if unknown.height:  # stimuli of analysis results that the store holds no recording of
-        strings = unknown["stimulus_id"].unique(maintain_order=True).to_list()
-        parsed = [canonical_stimulus(s) for s in strings]
-        extra = pl.DataFrame({
-            "stimulus": [key for _, key, _ in parsed],
-            "_st_extra": [param_pairs(stimulus_params(s)) for s in strings],
-            "_st_extra_module": [params["module_path"] for _, _, params in parsed],
-        })
-        out = out.join(extra, on="stimulus", how="left", maintain_order="left").with_columns(
-            pl.coalesce("_st_pairs", "_st_extra").alias("_st_pairs"),
-            pl.coalesce("_st_module", "_st_extra_module").alias("_st_module"),
-        ).drop("_st_extra", "_st_extra_module")
-    return out
-
-
-def _views_by_group(
-    dsv: DataStoreView, keyed: pl.DataFrame, id_column: str, part: str
-) -> list[DataStoreView]:
-    """One view per value of ``keyed["_group"]``, in order of first appearance: each a
-    semi-join of the input's plan with that group's ids (store order kept)."""
-    recordings, ads = dsv._recordings(), dsv._ads()
-    ids = (keyed.select("_group", id_column).with_row_index("_r")
-           .with_columns(pl.col("_r").min().over("_group").alias("_first"))
-           .sort("_first", "_r").select("_first", id_column))
-    lengths = ids["_first"].rle().struct.field("len").to_list()
-    ids = ids.select(id_column)
-    # One sorted id frame; each view's plan slices it on first use (a partition can make
-    # thousands of views, most never looked at: no frame per group is built up front).
-    out = []
-    start = 0
-    for n in lengths:
-        if part == "recordings":
-            out.append(dsv._with(recordings=_semi(recordings, ids, start, n, id_column), ads=ads))
-        else:
-            out.append(dsv._with(recordings=recordings, ads=_semi(ads, ids, start, n, id_column)))
-        start += n
-    return out
-
-
-def _ads_groups(dsv: DataStoreView, frame: pl.DataFrame, order: Any, lengths: Any
-                ) -> list[DataStoreView]:
-    """One view per group of rows of ``frame`` (``order``: positions group after group),
-    each taking its rows on first use."""
-    recordings = dsv._selected() or dsv._recordings()
-    bounds = np.concatenate([[0], np.cumsum(lengths)]).tolist()
-
-    def rows(a: int, b: int) -> Callable[[], pl.LazyFrame]:
-        return lambda: frame[order[a:b]].lazy()
-
-    return [dsv._with(recordings=recordings, ads=rows(a, b))
-            for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
-def _semi(plan: pl.LazyFrame, ids: pl.DataFrame, start: int, n: int,
-          column: str) -> Callable[[], pl.LazyFrame]:
-    return lambda: plan.join(ids.slice(start, n).lazy(), on=column, how="semi", maintain_order="left")
-
-
-# -- stimulus matching -------------------------------------------------------------------------
-def _pairs_match(pairs: Sequence[str], kwargs: Mapping[str, Any]) -> bool:
-    """:func:`pairs_filter` for one object's pairs, in Python."""
-    have = set(pairs)
-    return all(any(pair(n, v) in have for v in _any_of(value)) for n, value in kwargs.items())
-
-
-def params_match(params: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
-    """:func:`pairs_filter`'s rules on one parameter mapping, in Python: every key matches,
-    a list value means any of its values, a mapping lacking the parameter never matches,
-    values compare normalised (``1 == 1.0``, ``True != 1``)."""
-    return all(name in params and pair(name, params[name]) in {pair(name, v) for v in _any_of(value)}
-               for name, value in wanted.items())
-
-
-def _stimulus_matches(text: str, st: Mapping[str, Any]) -> bool:
-    """Whether the stimulus string ``text`` matches ``st`` (for stimuli not in the index)."""
-    return _pairs_match(param_pairs(stimulus_params(text)), st)
-
-
-def _stimulus_index(snap: Snapshot) -> dict[str, set[str]]:
-    """pair -> keys of the snapshot's stimuli having it (built once per snapshot)."""
-    index: dict[str, set[str]] = {}
-    for row in snap.rows("stimuli"):
-        for p in row["_pairs"]:
-            index.setdefault(p, set()).add(row["stimulus"])
-    return index
-
-
-def _rows_index(snap: Snapshot) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
-    """Positions of the snapshot's segments rows by stimulus key and by sheet (built once)."""
-    by_stimulus: dict[str, list[int]] = {}
-    by_sheet: dict[str, list[int]] = {}
-    for i, row in enumerate(snap.rows("segments")):
-        by_stimulus.setdefault(row["stimulus"], []).append(i)
-        by_sheet.setdefault(row["sheet_name"], []).append(i)
-    return by_stimulus, by_sheet
-
-
-def _pick(selected: Selected, keys: set[str] | None, sheets: set[str] | None
-          ) -> tuple[int, ...] | None:
-    """Positions of ``selected`` whose stimulus is in ``keys`` and sheet in ``sheets`` (None:
-    any), in store order: an index lookup, O(result) for a store. None: every row."""
-    by_stimulus, by_sheet = selected.snap.memo("segments_index", _rows_index)
-    found: set[int] | None = None
-    if keys is not None:
-        found = {i for k in keys for i in by_stimulus.get(k, ())}
-    if sheets is not None:
-        on = {i for sh in sheets for i in by_sheet.get(sh, ())}
-        found = on if found is None else found & on
-    if selected.positions is not None:
-        found = set(selected.positions) if found is None else found.intersection(selected.positions)
-    return None if found is None else tuple(sorted(found))
-
-
-def _matching_stimuli(snap: Snapshot, st: Mapping[str, Any]) -> set[str]:
-    """Keys of the snapshot's stimuli whose parameters match ``st`` (set lookups, no plan)."""
-    index = snap.memo("stimulus_pairs", _stimulus_index)
-    keys: set[str] | None = None
-    for name, value in st.items():
-        hit: set[str] = set()
-        for v in _any_of(value):
-            hit |= index.get(pair(name, v), set())
-        keys = hit if keys is None else keys & hit
-    return keys if keys is not None else set()
-
-
-def _unstored_matching(strings: Mapping[str, str], stored: set[str],
-                       st: Mapping[str, Any]) -> list[str]:
-    """Keys of ADS stimuli (key -> string) the store holds no recording of that match ``st``."""
-    return [k for k, text in strings.items() if k not in stored and _stimulus_matches(text, st)]
-
-
-def _stored_keys(snap: Snapshot) -> set[str]:
-    return {row["stimulus"] for row in snap.rows("stimuli")}
-
-
-def _ads_with_stimulus(plan: pl.LazyFrame, st: Mapping[str, Any], matching: set[str],
-                       stored: set[str]) -> pl.LazyFrame:
-    """ADS of ``plan`` whose stimulus matches ``st``, for plans whose ADS stimuli are not
-    known in advance (a fresh store's first scan, collections). ``matching`` holds the keys
-    of the matching stored stimuli (``stored``: every stored key); a stimulus the store holds
-    no recording of (mozaik's trial-averaging analyses make such ids, ``trial`` None) is
-    matched by parsing its string, once per distinct stimulus."""
-
-    def exact(frame: pl.DataFrame) -> pl.DataFrame:
-        keys = frame.get_column("stimulus")
-        # Decided once per distinct stimulus of the rows, in Python: few, and set lookups.
-        distinct = [k for k in keys.unique().to_list() if k is not None]
-        keep = [k for k in distinct if k in matching]
-        unknown = [k for k in distinct if k not in stored]
-        if unknown and "stimulus_id" in frame.columns:  # a parameter column: absent if unused
-            others = frame.filter(keys.is_in(unknown)).unique("stimulus").select("stimulus", "stimulus_id")
-            keep += [k for k, text in others.iter_rows() if _stimulus_matches(text, st)]
-        return frame.filter(keys.is_in(keep))
-
-    # A function of whole rows (it needs ``stimulus_id``, which later projections may drop),
-    # and a barrier: the plan's own filters run first, so this sees only their rows.
-    return plan.map_batches(exact)
 
 
 # -- queries -----------------------------------------------------------------------------------
@@ -472,18 +256,6 @@ partition_by_stimulus_parameter_query = partition_by_stimulus_paramter_query
 
 
 # -- predicates --------------------------------------------------------------------------------
-def _all_equal(frame: pl.DataFrame, params: Sequence[str] | None, except_params: Sequence[str] | None) -> bool:
-    if frame.height < 2:
-        return True
-    if params is not None:
-        if not frame.select(_has_all(params).all()).item():
-            return False
-        key = _key(params, keep=True)
-    else:
-        key = _key(list(except_params or ()), keep=False)
-    return frame.select(key.n_unique()).item() == 1
-
-
 def equal_stimulus_type(dsv: DataStoreView) -> bool:
     """All stimuli of ``get_stimuli()`` (the non-null recordings) have the same ``name``."""
     rec = dsv._recordings().filter(~pl.col("null")).select("stimulus")

@@ -18,6 +18,7 @@ import polars as pl
 
 from . import schema
 from .errors import CorruptFileError, MissingFileError
+from .pair_match import _any_of, pairs_filter
 from .segment import MozaikSegment
 from .snapshot import Snapshot, frame_rows
 
@@ -254,8 +255,6 @@ class DataStoreView:
     def get_analysis_result(self, **kwargs: Any) -> list[Any]:
         """The analysis results whose parameters match ``kwargs`` (mozaik's rules: a list
         means any of; an ADS lacking a queried parameter does not match), in store order."""
-        from .queries import _any_of, pairs_filter
-
         indexed = self._ads_indexed()
         if indexed is not None:  # a store whose ADS rows are read: set lookups, no plan
             frame, index = indexed
