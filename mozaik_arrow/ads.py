@@ -9,7 +9,6 @@ tables and back in :mod:`mozaik_arrow.ads_payload`, which also keeps the registr
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -36,8 +35,7 @@ from .parametrized import (
     SString,
     canonical_stimulus,
 )
-
-_SURROGATE = re.compile("[\ud800-\udfff]")  # not valid Unicode: cannot be written to Arrow
+from .parametrized_format import _SURROGATE
 
 
 def _positions(obj: Any, idds: Any) -> tuple[np.ndarray, bool]:

@@ -239,13 +239,14 @@ class Log:
         lists everything).
         """
         if not self.fs.renames:  # object storage: one listing of the names after it
-            return [n for n in self.fs.names_after(LOG_DIR, _log_name(version)[len(LOG_DIR) + 1:])
-                    if n.endswith(".json") and n[:20].isdigit() and int(n[:20]) > version]
-        if self.writable:
-            return [n for n in self.fs.listdir(LOG_DIR)
-                    if n.endswith(".json") and n[:20].isdigit() and int(n[:20]) > version]
-        return [_log_name(v)[len(LOG_DIR) + 1:] for v in range(version + 1, version + 9)
-                if self.fs.exists(_log_name(v))]
+            names = self.fs.names_after(LOG_DIR, _log_name(version)[len(LOG_DIR) + 1:])
+        elif self.writable:
+            names = self.fs.listdir(LOG_DIR)
+        else:
+            return [_log_name(v)[len(LOG_DIR) + 1:] for v in range(version + 1, version + 9)
+                    if self.fs.exists(_log_name(v))]
+        return [n for n in names
+                if n.endswith(".json") and n[:20].isdigit() and int(n[:20]) > version]
 
     def _read_checkpoint(self) -> Snapshot | None:
         """The state at the latest checkpoint, or None (then the log is replayed from 1).

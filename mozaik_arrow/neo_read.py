@@ -332,7 +332,8 @@ class SpikeRows:
             return None
         if self._bad is not None and self._bad[r]:
             return None
-        return _train(*self.rows.span(r), self._dim.copy(), _time_scalar_of(self.units, self.t_start[r], self._dim),
+        return _train(*self.rows.span(r), self._dim.copy(),
+                      _time_scalar_of(self.units, self.t_start[r], self._dim),
                       _time_scalar_of(self.units, self.t_stop[r], self._dim),
                       {"source_id": int(neuron_id), "channel_id": int(neuron_id)})
 
@@ -420,7 +421,7 @@ def spiketrains_from_table(
         tp = b.column("t_stop").to_numpy()
         ucol = b.column("units")
         if len(pc.unique(ucol)) == 1:  # every table the store writes: no str per row
-            units = np.array([ucol[0].as_py()], dtype=object)
+            units = [ucol[0].as_py()]
             starts, ends = [0], [b.num_rows]
         else:  # runs of equal units
             units = ucol.to_numpy(zero_copy_only=False)

@@ -26,7 +26,6 @@ from .neo_read import _row_of
 
 _I64_MIN, _I64_MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
 _MISSING = object()
-_SPIKE_ID_KEYS = ("channel_id", "source_id")
 
 
 @dataclass(frozen=True, eq=False)
