@@ -1,8 +1,8 @@
 """Conversion between neo objects and the store's Arrow tables, in both directions.
 
 This module and those it builds on (:mod:`.spike_columns`, :mod:`.signal_columns`,
-:mod:`.recording`, :mod:`.neo_read`) are the only ones that know both neo and the
-on-disk columns (:mod:`.schema`).
+:mod:`.recording`, :mod:`.spike_read`, :mod:`.signal_read`, :mod:`.neo_views`) are the only
+ones that know both neo and the on-disk columns (:mod:`.schema`).
 
 Write direction (columns in :mod:`.spike_columns` / :mod:`.signal_columns`,
 :class:`Recording` in :mod:`.recording`, re-exported here)
@@ -15,14 +15,16 @@ Write direction (columns in :mod:`.spike_columns` / :mod:`.signal_columns`,
     ``t_stop`` and samples are kept bit for bit in the units they came in (float32 is widened
     to float64, which is exact).
 
-Read direction (in :mod:`.neo_read`, re-exported here)
+Read direction (in :mod:`.spike_read` / :mod:`.signal_read`, over :mod:`.neo_views`,
+re-exported here)
     :func:`spiketrains_from_arrow` builds ``neo.SpikeTrain`` objects as numpy views over the
     Arrow values buffer (no per-spike Python, no copy) that equal constructor-built ones
     attribute by attribute; :func:`analogsignal_from_arrow` builds the 2-D (T x N)
     ``neo.AnalogSignal`` PyNN produces, as a zero-copy (Fortran-ordered) view.
     :func:`spiketrains_from_table` / :func:`analogsignals_from_table` do the same from an
     Arrow table of the store (any chunking), :func:`analogsignal_column` is mozaik's
-    single-neuron indexing of a 2-D signal.
+    single-neuron indexing of a 2-D signal, :func:`list_parts` the (values, offsets) of a
+    list column.
 
 Read-only results
     Objects built over Arrow buffers are read-only numpy views. Everything that returns a new
@@ -49,18 +51,18 @@ import numpy as np
 
 from .errors import ValidationError
 
-# The read direction lives in .neo_read; re-exported so that this stays the one import.
-from .neo_read import (  # noqa: F401 - re-exports
+# The read direction lives in .spike_read / .signal_read (over .neo_views); re-exported so
+# that this stays the one import.
+from .neo_views import list_parts  # noqa: F401 - re-export
+from .recording import SIGNALS_SCHEMA, SPIKES_SCHEMA, Recording
+from .signal_columns import _signals_from_list
+from .signal_read import (  # noqa: F401 - re-exports
     analogsignal_column,
     analogsignal_from_arrow,
     analogsignals_from_table,
-    list_parts,
-    spiketrains_from_arrow,
-    spiketrains_from_table,
 )
-from .recording import SIGNALS_SCHEMA, SPIKES_SCHEMA, Recording
-from .signal_columns import _signals_from_list
 from .spike_columns import _multiplexed_parts, _spikes_from_multiplexed, _spikes_from_trains
+from .spike_read import spiketrains_from_arrow, spiketrains_from_table  # noqa: F401 - re-exports
 
 __all__ = [
     "Recording",

@@ -24,8 +24,9 @@ from neo.core.spiketrainlist import SpikeTrainList
 
 from . import analytics
 from .neo_convert import analogsignals_from_table, list_parts, spiketrains_from_table
-from .neo_read import SignalRows, SpikeRows
 from .reader import FileCache
+from .signal_read import SignalRows
+from .spike_read import SpikeRows
 
 __all__ = ["MozaikSegment"]
 

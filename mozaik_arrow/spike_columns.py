@@ -22,10 +22,13 @@ import numpy as np
 import quantities as pq
 
 from .errors import ValidationError
-from .neo_read import _row_of
 
 _I64_MIN, _I64_MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
 _MISSING = object()
+
+
+def _row_of(offsets: np.ndarray, spike_index: int) -> int:
+    return int(np.searchsorted(offsets, spike_index, side="right") - 1)
 
 
 @dataclass(frozen=True, eq=False)

@@ -664,7 +664,7 @@ def test_fast_trains_equal_constructed_ones(arrow_trains):
 def test_spike_rows_give_the_trains_a_table_gives(arrow_trains):
     """SpikeRows (one-neuron reads from a file decoded whole) build the same trains as the
     table path, check the ranges once when made, and say None for what they cannot serve."""
-    from mozaik_arrow.neo_read import SpikeRows
+    from mozaik_arrow.spike_read import SpikeRows
 
     rows, arr, ids, ts, tp = arrow_trains
     table = pa.table({"neuron_id": ids, "units": ["ms"] * 4, "t_start": ts, "t_stop": tp,
@@ -713,7 +713,7 @@ def test_trains_of_a_table_with_runs_of_units(arrow_trains):
 def test_signal_rows_give_the_signals_a_table_gives():
     """SignalRows (one-neuron signal reads from a kept table) build the (T x 1) signal the
     table path builds, attribute by attribute, and it behaves as a neo signal."""
-    from mozaik_arrow.neo_read import SignalRows
+    from mozaik_arrow.signal_read import SignalRows
 
     rng = np.random.default_rng(3)
     ids = np.array([4, 9, 11])
