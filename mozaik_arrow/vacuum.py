@@ -25,7 +25,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import schema
-from .commit import LOG_DIR, Log, _log_name, read_format
+from .commit import LOG_DIR, Log, read_format
+from .commit_records import _log_name
 from .filesystem import StoreFileSystem, open_filesystem
 
 __all__ = ["vacuum"]

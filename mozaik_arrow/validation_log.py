@@ -20,7 +20,8 @@ from typing import Any
 import pyarrow as pa
 
 from . import schema
-from .commit import _LAST_CHECKPOINT, LOG_DIR, Log, _checkpoint_name, read_format
+from .commit import LOG_DIR, Log, read_format
+from .commit_records import _LAST_CHECKPOINT, _checkpoint_name
 from .errors import CorruptFileError, FormatVersionError, NotAStoreError
 from .snapshot import ROW_TABLES, Snapshot
 from .validation_report import _Checks, _describe_exc

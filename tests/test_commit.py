@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import mozaik_arrow as ma
-from mozaik_arrow import commit
+from mozaik_arrow import commit, commit_transaction
 from mozaik_arrow.synthetic import synthetic_segment
 
 from ._crash_writer import segments, stimulus
@@ -27,7 +27,7 @@ def _state(path):
 
 
 def test_checkpoints_give_the_same_state_as_the_log(store_path, monkeypatch):
-    monkeypatch.setattr(commit, "CHECKPOINT_EVERY", 4)
+    monkeypatch.setattr(commit_transaction, "CHECKPOINT_EVERY", 4)
     with ma.open(store_path, "w") as store:
         for i in range(10):
             store.add_recording(synthetic_segment("V1_Exc_L4", 5, seed=i), stimulus(i))
@@ -52,7 +52,7 @@ def test_checkpoints_give_the_same_state_as_the_log(store_path, monkeypatch):
 
 
 def test_checkpoint_is_read_on_open(store_path, monkeypatch):
-    monkeypatch.setattr(commit, "CHECKPOINT_EVERY", 3)
+    monkeypatch.setattr(commit_transaction, "CHECKPOINT_EVERY", 3)
     with ma.open(store_path, "w") as store:
         for i in range(6):
             store.add_recording(synthetic_segment("V1_Exc_L4", 5, seed=i), stimulus(i))

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import mozaik_arrow as ma
-from mozaik_arrow import commit, schema
+from mozaik_arrow import commit_transaction, schema
 from mozaik_arrow.synthetic import synthetic_segment
 from mozaik_arrow.validation import validate
 
@@ -92,7 +92,7 @@ def _where(exc: BaseException) -> str:
 @pytest.mark.parametrize("checkpoint_every", [100, 1])
 def test_disk_full(small_fs, monkeypatch, checkpoint_every):
     """With ``checkpoint_every=1`` ENOSPC also strikes while writing checkpoints."""
-    monkeypatch.setattr(commit, "CHECKPOINT_EVERY", checkpoint_every)
+    monkeypatch.setattr(commit_transaction, "CHECKPOINT_EVERY", checkpoint_every)
     store = small_fs / "store"
     acked: dict[int, int] = {}
     failures: list[str] = []

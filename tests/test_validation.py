@@ -24,7 +24,7 @@ import pytest
 import quantities
 
 import mozaik_arrow as ma
-from mozaik_arrow import commit, schema, validation_files
+from mozaik_arrow import commit, commit_transaction, schema, validation_files
 from mozaik_arrow import validation as validate_mod
 from mozaik_arrow.errors import CorruptFileError, FormatVersionError, MissingFileError
 from mozaik_arrow.synthetic import synthetic_segment
@@ -56,7 +56,7 @@ def healthy(tmp_path_factory) -> Path:
     """A store with every kind of file; tests copy it before damaging anything."""
     path = tmp_path_factory.mktemp("validate") / "store"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(commit, "CHECKPOINT_EVERY", CHECKPOINT_EVERY)
+        mp.setattr(commit_transaction, "CHECKPOINT_EVERY", CHECKPOINT_EVERY)
         with ma.open(path, "w") as store:
             store.add_recording(_segments(0), _stim(0))
             store.add_recording(_segments(1), _stim(1))
