@@ -13,8 +13,8 @@ import numpy as np
 import polars as pl
 
 import mozaik_arrow as ma
+from mozaik_arrow import hot_files
 from mozaik_arrow import queries as q
-from mozaik_arrow import reader
 from mozaik_arrow.neo_convert import list_parts
 
 from .generator import Model, neo_segments, write_ads, write_recordings
@@ -125,11 +125,11 @@ def ops(model: Model, probe: Probe, path: Path, small_path: Path | None = None,
         # A store of its own with whole-file decoding off: every read decodes (or finds in
         # the row-group LRU) the neuron's row group, as reads too sparse to promote do.
         def one(i: Any) -> Any:
-            limit, reader.HOT_FILES.limit = reader.HOT_FILES.limit, 0
+            limit, hot_files.HOT_FILES.limit = hot_files.HOT_FILES.limit, 0
             try:
                 return read(int(i))
             finally:
-                reader.HOT_FILES.limit = limit
+                hot_files.HOT_FILES.limit = limit
         return one
 
     def open_store(p: Path) -> Any:

@@ -15,8 +15,8 @@ decode a row group per neuron. So a file (spikes, or one signal) whose one-neuro
 touched a quarter of its row groups is decoded whole, once, and its reads are then served
 from memory (what
 mozaik's pickle store does on a segment's first access, but only for files read this way).
-Those whole files share one process-wide budget (:data:`HOT_FILES`), whatever the number of
-stores open, so a collection of a thousand runs cannot hold a thousand decoded files.
+Those whole files share one process-wide budget (:data:`.hot_files.HOT_FILES`). The row-group
+indexes are :class:`~.group_index.GroupIndex`.
 
 Every failure to read names the file: a missing file is a :class:`MissingFileError`, a
 damaged one a :class:`CorruptFileError`.
@@ -24,41 +24,23 @@ damaged one a :class:`CorruptFileError`.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import schema
+from . import hot_files, schema
 from .errors import CorruptFileError, FormatVersionError, MissingFileError
 from .filesystem import StoreFileSystem
+from .group_index import GroupIndex
 
-__all__ = ["FileCache", "GroupIndex", "HotFiles", "HOT_FILES"]
-
-
-@dataclass(frozen=True)
-class GroupIndex:
-    """Which neurons (and, for signals, which signal) each row group of a file holds."""
-
-    first_row: np.ndarray  # int64, row offset of each group
-    id_min: np.ndarray  # int64
-    id_max: np.ndarray  # int64
-    name: np.ndarray | None  # object array of signal names (signals files only)
-    num_rows: int
-
-    @functools.cached_property
-    def one_kind(self) -> bool:
-        """Whether every row group holds the same kind of rows (a spikes file, or a signals
-        file of one signal): then the file can be decoded whole for one-neuron reads."""
-        return self.name is None or bool((self.name == self.name[0]).all())
+__all__ = ["FileCache"]
 
 
 # read_rows reads up to this many row groups one at a time through the decoded LRU (more:
@@ -70,64 +52,6 @@ _GROUPS_ONE_BY_ONE = 256
 # decoding it needed (the ski-rental rule), and a loop that goes on reads from memory.
 _HOT_SHARE = 4
 _HOT_MIN_GROUPS = 4
-
-
-class HotFiles:
-    """Whole decoded files, kept for the one-neuron reads of every store of the process
-    under one memory budget (least recently used first out).
-
-    Parameters
-    ----------
-    limit : int
-        Bytes of decoded Arrow data kept at most; a file is kept only if it takes at most
-        half of it. 0 turns the promotion of files off.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        # key -> (table, what was derived from it: e.g. numpy views for one-neuron reads)
-        self._tables: OrderedDict[tuple[int, str, tuple[str, ...]],
-                                  tuple[pa.Table, dict[Any, Any]]] = OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[int, str, tuple[str, ...]]) -> tuple[pa.Table, dict[Any, Any]] | None:
-        """The table kept under ``key`` and its dict of derived values, or None."""
-        with self._lock:
-            entry = self._tables.get(key)
-            if entry is not None:
-                self._tables.move_to_end(key)
-            return entry
-
-    def put(self, key: tuple[int, str, tuple[str, ...]], table: pa.Table) -> bool:
-        """Keep ``table`` if it takes at most half the budget (dropping the least recently
-        used); whether it is kept."""
-        with self._lock:
-            if key in self._tables:
-                return True
-            if table.nbytes > self.limit // 2:
-                return False
-            self._tables[key] = (table, {})
-            self._size += table.nbytes
-            while self._size > self.limit:
-                _, (old, _) = self._tables.popitem(last=False)
-                self._size -= old.nbytes
-            return True
-
-    def drop(self, owner: int) -> None:
-        """Forget the files of one :class:`FileCache` (closed or collected)."""
-        with self._lock:
-            for key in [k for k in self._tables if k[0] == owner]:
-                self._size -= self._tables.pop(key)[0].nbytes
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held now."""
-        return self._size
-
-
-#: The process-wide budget of whole decoded files (256 MiB; set ``HOT_FILES.limit``).
-HOT_FILES = HotFiles(256 * 2**20)
 _OWNERS = itertools.count()
 
 
@@ -168,7 +92,7 @@ class FileCache:
         self._touched: dict[tuple[str, tuple[str, ...]], set[int] | None] = {}
         self._hot_columns: dict[str, tuple[str, ...]] = {}
         self._owner = next(_OWNERS)
-        weakref.finalize(self, HOT_FILES.drop, self._owner)
+        weakref.finalize(self, hot_files.HOT_FILES.drop, self._owner)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # A segment sent to another process (pickle, multiprocessing) takes a cache of its
@@ -224,30 +148,7 @@ class FileCache:
         idx = self._index.get(rel)
         if idx is not None:
             return idx
-        md = self.file(rel).metadata
-        names = md.schema.names
-        id_col = names.index("neuron_id")
-        name_col = names.index("name") if "name" in names else None
-        n = md.num_row_groups
-        first = np.zeros(n, dtype=np.int64)
-        lo = np.zeros(n, dtype=np.int64)
-        hi = np.zeros(n, dtype=np.int64)
-        sig = np.empty(n, dtype=object) if name_col is not None else None
-        row = 0
-        for i in range(n):
-            rg = md.row_group(i)
-            first[i] = row
-            row += rg.num_rows
-            st = rg.column(id_col).statistics
-            if st is None or not st.has_min_max:
-                raise CorruptFileError(self.fs.full(rel), "row group without neuron_id statistics")
-            lo[i], hi[i] = st.min, st.max
-            if sig is not None:
-                sst = rg.column(name_col).statistics
-                if sst is None or not sst.has_min_max or sst.min != sst.max:
-                    raise CorruptFileError(self.fs.full(rel), "signal row group spans two signals")
-                sig[i] = sst.min
-        idx = GroupIndex(first, lo, hi, sig, row)
+        idx = GroupIndex.from_footer(self.file(rel).metadata, self.fs.full(rel))
         self._index[rel] = idx
         return idx
 
@@ -366,7 +267,7 @@ class FileCache:
         have = self._hot_columns.get(rel)
         if have is None or not set(columns) <= set(have):
             return None
-        entry = HOT_FILES.get((self._owner, rel, have))
+        entry = hot_files.HOT_FILES.get((self._owner, rel, have))
         if entry is None:  # dropped for other files: a loop over it may promote it again
             with self._decoded_lock:
                 self._hot_columns.pop(rel, None)
@@ -423,7 +324,7 @@ class FileCache:
                  if md.schema.column(i).path.split(".")[0] in wanted]
         size = sum(md.row_group(g).column(i).total_uncompressed_size
                    for g in range(md.num_row_groups) for i in where)
-        if size > HOT_FILES.limit // 2:
+        if size > hot_files.HOT_FILES.limit // 2:
             return
         try:
             # kept a chunk per row group: joining them would copy the file's data
@@ -433,7 +334,7 @@ class FileCache:
             # group decoded fine: the file stays read group by group, and a read of the
             # damaged group reports it.
             return
-        if HOT_FILES.put((self._owner, rel, columns), table):
+        if hot_files.HOT_FILES.put((self._owner, rel, columns), table):
             self._hot_columns[rel] = columns
             with self._decoded_lock:  # its row groups kept one by one are now twins
                 for key in [k for k in self._decoded
@@ -481,4 +382,4 @@ class FileCache:
             self._decoded_size = 0
             self._touched.clear()
         self._hot_columns.clear()
-        HOT_FILES.drop(self._owner)
+        hot_files.HOT_FILES.drop(self._owner)

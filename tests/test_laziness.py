@@ -10,7 +10,7 @@ import pytest
 import quantities as pq_
 
 import mozaik_arrow as ma
-from mozaik_arrow import reader, schema
+from mozaik_arrow import hot_files, schema
 from mozaik_arrow.ads import PerNeuronValue
 from mozaik_arrow.synthetic import synthetic_segment
 
@@ -140,9 +140,7 @@ def test_neighbouring_neurons_reuse_their_decoded_row_group(where):
 
 def _hot(store) -> bool:
     """Whether ``store`` holds a spikes file decoded whole."""
-    from mozaik_arrow import reader
-
-    return any(reader.HOT_FILES.get((store._files._owner, rel, cols)) is not None
+    return any(hot_files.HOT_FILES.get((store._files._owner, rel, cols)) is not None
                for rel, cols in store._files._hot_columns.items())
 
 
@@ -178,7 +176,7 @@ def test_a_loop_over_many_neurons_decodes_their_file_once(where):
             assert st.annotations["channel_id"] == i and st.segment is seg
             assert not st.flags.writeable
         # the file is held once: its chunks are neither joined nor copied for the reads
-        (hot,) = [reader.HOT_FILES.get((store._files._owner, r, c))[0]
+        (hot,) = [hot_files.HOT_FILES.get((store._files._owner, r, c))[0]
                   for r, c in store._files._hot_columns.items()]
         assert pa.total_allocated_bytes() - before <= hot.nbytes + 2**16
         assert len(seg.get_spiketrains()) == len(by_id)  # whole-segment reads use it too
@@ -238,8 +236,6 @@ def test_a_loop_over_many_vm_reads_decodes_their_file_once(where, monkeypatch):
     """The same for a signal: once one-neuron Vm reads have decoded a quarter of the file's
     row groups, the file is decoded whole; the signals then read from memory equal the ones
     the table path builds (attribute by attribute) and survive damage done after that."""
-    from mozaik_arrow import reader
-
     from .test_neo_convert import assert_same_signal
 
     seg_in = synthetic_segment("V1_Exc_L4", 40, n_signals=16, signal_names=("v",), seed=2,
@@ -248,7 +244,7 @@ def test_a_loop_over_many_vm_reads_decodes_their_file_once(where, monkeypatch):
         store.add_recording(seg_in, STIM)
     ids = list(range(100, 116))
     with monkeypatch.context() as m, ma.open(where.url, "r") as store:
-        m.setattr(reader.HOT_FILES, "limit", 0)  # the table path, one row group each
+        m.setattr(hot_files.HOT_FILES, "limit", 0)  # the table path, one row group each
         want = [store.get_segments()[0].get_vm(i) for i in ids]
     with ma.open(where.url, "r") as store:
         seg = store.get_segments()[0]
@@ -274,8 +270,6 @@ def test_a_loop_over_many_vm_reads_decodes_their_file_once(where, monkeypatch):
 def test_files_decoded_whole_share_one_budget(tmp_path, monkeypatch):
     """Every store of the process draws on one budget: a file larger than half of it is
     never decoded whole, and the least recently used file goes first."""
-    from mozaik_arrow import reader
-
     per = schema.SPIKES_ROWS_PER_GROUP
     stores = []
     for k in range(3):
@@ -289,8 +283,8 @@ def test_files_decoded_whole_share_one_budget(tmp_path, monkeypatch):
         for g in range(8):
             seg.get_spiketrain(g * per)
 
-    budget = reader.HotFiles(2**30)
-    monkeypatch.setattr(reader, "HOT_FILES", budget)
+    budget = hot_files.HotFiles(2**30)
+    monkeypatch.setattr(hot_files, "HOT_FILES", budget)
     loop(stores[0])
     one = budget.nbytes
     assert _hot(stores[0]) and one > 0
