@@ -11,7 +11,6 @@ on top of this, in :mod:`~mozaik_arrow.collection`.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ import polars as pl
 import pyarrow as pa
 
 from .flatten import append_param_columns, stimulus_params
+from .neo_views import gc_paused
 from .snapshot import ROW_SCHEMAS, Snapshot
 from .store import ArrowDataStore
 from .store import open as open_store
@@ -32,21 +32,6 @@ def _with_run(df: pl.DataFrame, run: str) -> pl.DataFrame:
     if "run" in df.columns:
         raise ValueError(f"run {run!r} has a parameter named 'run', the collection's run column")
     return df.select(pl.lit(run, _RUN).alias("run"), pl.all())
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Python's cyclic collector paused while every store is opened: opening 1000 stores
-    creates objects that all stay alive, and the collector kept rescanning them (measured:
-    open_collection + runs() of 1000 stores 1.8-1.9 s with it, 1.2-1.4 s without). Cyclic
-    garbage made meanwhile waits for the collector's next run after the block."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 class _State:
@@ -65,7 +50,7 @@ class _State:
 
     def _each(self, fn: Callable[[str], Any]) -> list[Any]:
         runs = list(self.paths)
-        with _gc_paused():
+        with gc_paused():
             if len(runs) < 2 or self.threads < 2:
                 return [fn(r) for r in runs]
             with ThreadPoolExecutor(min(self.threads, len(runs))) as pool:

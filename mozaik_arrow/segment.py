@@ -26,7 +26,7 @@ from . import analytics
 from .neo_convert import analogsignals_from_table, list_parts, spiketrains_from_table
 from .reader import FileCache
 from .signal_read import SignalRows
-from .spike_read import SpikeRows
+from .spike_read import SpikeRows, spiketrain_list
 
 __all__ = ["MozaikSegment"]
 
@@ -164,10 +164,8 @@ class MozaikSegment(neo.Segment):
         self.full = self._trains_loaded = self._signals_loaded = False
 
     def _load_spiketrains(self) -> None:
-        trains = spiketrains_from_table(self._read_all("spikes", _SPIKE_COLUMNS))
-        for st in trains:
-            st.segment = self
-        self._spiketrains = SpikeTrainList(items=trains, parent=self)
+        trains = spiketrains_from_table(self._read_all("spikes", _SPIKE_COLUMNS), segment=self)
+        self._spiketrains = spiketrain_list(trains, self)
         self._trains_loaded = True
 
     def _load_signals(self) -> None:
@@ -256,9 +254,7 @@ class MozaikSegment(neo.Segment):
                 f"neuron {ids[~found][0]} has no spike train in segment {self.identifier} "
                 f"(sheet {self._row['sheet_name']!r})"
             )
-        trains = spiketrains_from_table(table)
-        for st in trains:
-            st.segment = self
+        trains = spiketrains_from_table(table, segment=self)
         return trains[0] if single else trains
 
     def _kept_spiketrain(self, neuron_id: Any) -> neo.SpikeTrain | None:

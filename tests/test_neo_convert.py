@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import io
+import math
 import os
 import pickle
 import time
@@ -659,6 +660,23 @@ def test_fast_trains_equal_constructed_ones(arrow_trains):
         assert not g.flags.writeable  # over Arrow's read-only buffer
     assert got[0].t_start is got[1].t_start  # cached scalar for equal values
     assert not got[0].t_start.flags.writeable
+
+
+@pytest.mark.parametrize("t_start", [[0.0] * 4, [0.0, -0.0, 0.0, 2.0]], ids=["one", "mixed"])
+def test_fast_trains_share_one_scalar_per_distinct_bits(t_start):
+    """t_start scalars are shared by value bits (0.0 and -0.0 stay apart, as neo keeps
+    them); a segment given to the builder is every train's parent."""
+    seg = neo.Segment()
+    ids, ts = np.arange(4), np.array(t_start)
+    got = nc.spiketrains_from_arrow(ids, [3.0], [0, 0, 0, 1, 1], "ms", ts, 10.0, segment=seg)
+    for g, a in zip(got, t_start, strict=True):
+        assert g.segment is seg
+        assert float(g.t_start) == a and math.copysign(1, float(g.t_start)) == math.copysign(1, a)
+    for i, j in ((0, 1), (0, 2), (1, 3), (0, 3)):
+        same_bits = math.copysign(1, t_start[i]) == math.copysign(1, t_start[j]) and (
+            t_start[i] == t_start[j])
+        assert (got[i].t_start is got[j].t_start) == same_bits
+    assert all(g.t_stop is got[0].t_stop for g in got)
 
 
 def test_spike_rows_give_the_trains_a_table_gives(arrow_trains):
