@@ -6,7 +6,7 @@ the snapshot of each run as of that first use, each run's model parameters, and 
 tables of every run (segments, stimuli, ADS) concatenated once, with a ``run`` column first.
 :class:`_Metadata` shows that state to :mod:`mozaik_arrow.queries` as a full datastore, so
 that one query plan filters every run. The collection's plans, SQL and Dask tasks are built
-on top of this, in :mod:`~mozaik_arrow.collection`.
+on top of this, in :mod:`~mozaik_arrow.collection` and :mod:`~mozaik_arrow.collection_engines`.
 """
 
 from __future__ import annotations
