@@ -13,8 +13,9 @@ from typing import Any
 
 import polars as pl
 
-from . import analytics
+from . import analytics, schema
 from .parametrized import parse_stimulus_string
+from .queries import param_filter_query
 from .store import ArrowDataStore
 
 
@@ -60,8 +61,6 @@ def store_info(store: ArrowDataStore) -> dict[str, Any]:
     ``null_segments``, ``stimuli``, ``neurons`` (sheet → count), ``spikes``, ``ads``
     (identifier → count), ``bytes`` (everything under the store directory).
     """
-    from . import schema
-
     segs = store.segments_frame().collect()
     real = segs.filter(~pl.col("null"))
     neurons: dict[str, int] = {}
@@ -122,7 +121,6 @@ def parse_query(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def _listing(store: ArrowDataStore, what: str, query: dict[str, Any]) -> pl.DataFrame:
-    from .queries import param_filter_query
 
     if what == "stimuli":  # a stimulus has only stimulus parameters: `st_` is optional
         query = {k if k.startswith("st_") else f"st_{k}": v for k, v in query.items()}
