@@ -38,6 +38,7 @@ from .neo_views import (
 __all__ = [
     "SpikeRows",
     "spiketrains_from_arrow",
+    "spiketrain_list",
     "spiketrains_from_table",
 ]
 
