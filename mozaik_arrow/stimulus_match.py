@@ -60,9 +60,10 @@ def _stimulus_matches(text: str, st: Mapping[str, Any]) -> bool:
 def _stimulus_index(snap: Snapshot) -> dict[str, set[str]]:
     """pair -> keys of the snapshot's stimuli having it (built once per snapshot)."""
     index: dict[str, set[str]] = {}
-    for row in snap.rows("stimuli"):
-        for p in row["_pairs"]:
-            index.setdefault(p, set()).add(row["stimulus"])
+    for key, pairs in zip(snap.column("stimuli", "stimulus"), snap.column("stimuli", "_pairs"),
+                          strict=True):
+        for p in pairs:
+            index.setdefault(p, set()).add(key)
     return index
 
 
@@ -70,9 +71,10 @@ def _rows_index(snap: Snapshot) -> tuple[dict[str, list[int]], dict[str, list[in
     """Positions of the snapshot's segments rows by stimulus key and by sheet (built once)."""
     by_stimulus: dict[str, list[int]] = {}
     by_sheet: dict[str, list[int]] = {}
-    for i, row in enumerate(snap.rows("segments")):
-        by_stimulus.setdefault(row["stimulus"], []).append(i)
-        by_sheet.setdefault(row["sheet_name"], []).append(i)
+    for i, (key, sheet) in enumerate(zip(snap.column("segments", "stimulus"),
+                                         snap.column("segments", "sheet_name"), strict=True)):
+        by_stimulus.setdefault(key, []).append(i)
+        by_sheet.setdefault(sheet, []).append(i)
     return by_stimulus, by_sheet
 
 
@@ -111,7 +113,7 @@ def _unstored_matching(strings: Mapping[str, str], stored: set[str],
 
 
 def _stored_keys(snap: Snapshot) -> set[str]:
-    return {row["stimulus"] for row in snap.rows("stimuli")}
+    return set(snap.column("stimuli", "stimulus"))
 
 
 def _ads_with_stimulus(plan: pl.LazyFrame, st: Mapping[str, Any], matching: set[str],

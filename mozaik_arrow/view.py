@@ -55,8 +55,8 @@ class Selected:
 
     def rows(self, null: bool | None = None) -> list[dict[str, Any]]:
         """The selected rows (shared, read-only dicts), those with ``null`` only if given."""
-        rows = self.snap.rows("segments")
-        picked = rows if self.positions is None else [rows[i] for i in self.positions]
+        picked = self.snap.rows("segments") if self.positions is None else (
+            self.snap.rows_at("segments", self.positions))
         return picked if null is None else [r for r in picked if r["null"] == null]
 
     def plan(self) -> pl.LazyFrame:

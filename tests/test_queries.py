@@ -638,3 +638,27 @@ def test_the_index_follows_pending_and_saved_results(tmp_path):
     assert got[0].ids == [4, 3, 2, 1] and all(type(x) is int for x in got[0].ids)
     got[0].ids = [1, 2, 3, 5]  # replaced by the user: lookups follow the new list
     assert got[0].get_value_by_id(5) == 3.0
+
+
+def test_a_fresh_query_converts_only_the_rows_it_picks(store):
+    """A filter on a freshly opened store converts the rows it picks, not the whole segments
+    table; converting the table later keeps those row objects and gives what a store that
+    converted everything first gives."""
+    kw = {"st_orientation": 0.0, "st_contrast": 10.0}
+    warm = ma.open(store.root, "r")
+    warm.get_segments()  # every row converted first
+    want = q.param_filter_query(warm, **kw)
+    fresh = ma.open(store.root, "r")
+    view = q.param_filter_query(fresh, **kw)
+    assert view.get_stimuli() == want.get_stimuli() and len(want.get_stimuli()) == 4
+    assert [s.annotations for s in view.get_segments()] == [
+        s.annotations for s in want.get_segments()]
+    snap = fresh._snapshot()
+    assert "segments" not in snap._cache().get("rows", {})
+    positions = view._selected().positions
+    picked = snap.rows_at("segments", positions)
+    assert all(a is b for a, b in zip(picked, snap.rows_at("segments", positions), strict=True))
+    full = snap.rows("segments")
+    assert all(full[i] is row for i, row in zip(positions, picked, strict=True))
+    assert full == warm._snapshot().rows("segments")
+    assert snap.column("segments", "sheet_name") == [r["sheet_name"] for r in full]
