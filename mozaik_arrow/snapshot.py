@@ -121,6 +121,11 @@ def frame_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
     return _zip_rows(frame.columns, [c.to_list() for c in frame.get_columns()])
 
 
+def table_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """The rows of an Arrow ``table`` as dicts of Python values."""
+    return _zip_rows(table.column_names, [c.to_pylist() for c in table.columns])
+
+
 def _zip_rows(names: list[str], columns: list[list[Any]]) -> list[dict[str, Any]]:
     # Column by column, then zipped: ~5x faster than row by row on list columns.
     return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
@@ -320,8 +325,7 @@ class Snapshot:
                 raw = self.raw_rows(table)
                 rows = None if raw is None else _plain_rows(raw, ROW_SCHEMAS[table])
                 if rows is None:
-                    t = self.table(table)
-                    rows = _zip_rows(t.column_names, [c.to_pylist() for c in t.columns])
+                    rows = table_rows(self.table(table))
             # rows that rows_at converted before keep their identity
             for i, row in self._cache().get("rows_at", {}).pop(table, {}).items():
                 rows[i] = row
@@ -356,11 +360,8 @@ class Snapshot:
             if 4 * (len(missing) + len(some)) > t.num_rows:  # most of it: convert it all
                 full = self.rows(table)
                 return [full[i] for i in positions]
-            part = t.take(pa.array(missing, pa.int64()))
-            for i, row in zip(missing, _zip_rows(part.column_names,
-                                                 [c.to_pylist() for c in part.columns]),
-                              strict=True):
-                some[i] = row
+            some.update(zip(missing, table_rows(t.take(pa.array(missing, pa.int64()))),
+                            strict=True))
         return [some[i] for i in positions]
 
     def memo(self, name: str, build: Callable[[Snapshot], Any]) -> Any:

@@ -138,7 +138,7 @@ def _scalars(arr: np.ndarray, units: str, dim: Any) -> list[pq.Quantity]:
     if not len(bits):
         return []
     if (bits == bits[0]).all():  # every table the store writes: one value, no loop
-        return [_time_scalar(units, int(bits[0]), float(arr[0]), dim)] * len(bits)
+        return [_time_scalar_of(units, arr[0], dim)] * len(bits)
     uniq, first, inverse = np.unique(bits, return_index=True, return_inverse=True)
     qs = [_time_scalar(units, b, x, dim)
           for b, x in zip(uniq.tolist(), arr[first].tolist(), strict=True)]
